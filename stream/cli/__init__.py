@@ -14,10 +14,21 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Streaming detector of scraping and abusive access."""
+
+
 @app.command()
 def version() -> None:
     """Print the scrapewatch version."""
     typer.echo(__version__)
+
+
+from stream.cli import kafka, replay, service, simulate  # noqa: E402  (after app exists)
+
+for _module in (kafka, simulate, replay, service):
+    _module.register(app)
 
 
 def main() -> None:
