@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["Request"]
 
 
-@dataclass(slots=True, frozen=True)
-class Request:
+class Request(NamedTuple):
     """One HTTP request (the ``requests`` topic contract, after validation).
+
+    A NamedTuple rather than a frozen dataclass: it is built once per event on the hot
+    path, and a tuple constructs about five times faster.
 
     ``ts`` is epoch seconds. ``account`` is ``None`` for anonymous traffic, in which case
     the entity is the client IP.
