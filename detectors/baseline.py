@@ -1,0 +1,150 @@
+"""Self baseline: each account's window against the account's own recent history.
+
+One ``SelfBaseline`` lives per tracked account, so it is a handful of floats in a
+``__slots__`` class (one ``array('d')`` for means and variances), not a river object.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+from detectors.base import STATE_VERSION, Features
+
+__all__ = ["DEFAULT_BASELINE_FEATURES", "SelfBaseline"]
+
+#: Feature -> (transform is log1p, floor on the standard deviation in transformed units).
+#: Counts are compared on a log scale (a z of 1 with the floor 0.5 is a ~1.65x jump);
+#: ratios in 0..1 are compared as they are.
+DEFAULT_BASELINE_FEATURES: Mapping[str, tuple[bool, float]] = {
+    "requests": (True, 0.5),
+    "distinct_resources": (True, 0.5),
+    "distinct_sensitive": (True, 0.5),
+    "auth_failures": (True, 0.5),
+    "sequential_walk": (False, 0.15),
+    "sensitive_share": (False, 0.15),
+    "error_ratio": (False, 0.15),
+}
+
+_NAN = float("nan")
+
+
+class SelfBaseline:
+    """EWMA mean and variance per feature for one entity; score = largest positive z.
+
+    Only rises count (an account doing less than usual is not scraping). Each feature's
+    standard deviation has a floor, so a quiet account's first busy window gives a large
+    but finite z, and learning is winsorised at ``clip`` standard deviations so a single
+    odd window cannot blow the variance up. Scores 0.0 until ``warmup`` windows are learned.
+
+    Parameters
+    ----------
+    alpha
+        EWMA weight of the newest window (0.05 ~ a memory of 20 windows).
+    warmup
+        Windows to learn before scoring.
+    clip
+        Winsorising bound, in standard deviations, applied when learning.
+    cap
+        Largest score returned (keeps downstream arithmetic sane).
+    features
+        Feature name -> (log1p transform, std floor); shared, never copied per entity.
+
+    Examples
+    --------
+    >>> b = SelfBaseline(warmup=3)
+    >>> for _ in range(5):
+    ...     b.learn_one({"requests": 10.0, "distinct_resources": 3.0})
+    >>> b.score_one({"requests": 10.0, "distinct_resources": 3.0})
+    0.0
+    >>> b.score_one({"requests": 10.0, "distinct_resources": 300.0}) > 5
+    True
+    """
+
+    __slots__ = ("_stats", "alpha", "cap", "clip", "features", "n", "warmup")
+
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        warmup: int = 8,
+        clip: float = 4.0,
+        cap: float = 50.0,
+        features: Mapping[str, tuple[bool, float]] = DEFAULT_BASELINE_FEATURES,
+    ) -> None:
+        self.alpha = alpha
+        self.warmup = warmup
+        self.clip = clip
+        self.cap = cap
+        self.features = features
+        self.n = 0
+        # [mean_0, var_0, mean_1, var_1, ...]; NaN mean = feature never seen.
+        self._stats = array("d", [_NAN, 0.0] * len(features))
+
+    def learn_one(self, x: Features) -> None:
+        """Fold one window judged normal into the running means and variances."""
+        stats, alpha = self._stats, self.alpha
+        for i, (name, (log, floor)) in enumerate(self.features.items()):
+            raw = x.get(name)
+            if raw is None or not math.isfinite(raw):
+                continue
+            v = math.log1p(max(raw, 0.0)) if log else raw
+            mean = stats[2 * i]
+            if math.isnan(mean):
+                stats[2 * i] = v
+                continue
+            var = stats[2 * i + 1]
+            bound = self.clip * max(math.sqrt(var), floor)
+            d = min(max(v - mean, -bound), bound)
+            stats[2 * i] = mean + alpha * d
+            stats[2 * i + 1] = (1.0 - alpha) * (var + alpha * d * d)
+        self.n += 1
+
+    def score_one(self, x: Features) -> float:
+        """Largest positive z-score of ``x`` against this entity's history (0.0 warming up)."""
+        if self.n < self.warmup:
+            return 0.0
+        stats, best = self._stats, 0.0
+        for i, (name, (log, floor)) in enumerate(self.features.items()):
+            raw = x.get(name)
+            mean = stats[2 * i]
+            if raw is None or not math.isfinite(raw) or math.isnan(mean):
+                continue
+            v = math.log1p(max(raw, 0.0)) if log else raw
+            z = (v - mean) / max(math.sqrt(stats[2 * i + 1]), floor)
+            best = max(best, z)
+        return min(best, self.cap)
+
+    def baselines(self) -> dict[str, float]:
+        """Typical value per feature, in the feature's own units (for reasons)."""
+        out: dict[str, float] = {}
+        for i, (name, (log, _)) in enumerate(self.features.items()):
+            mean = self._stats[2 * i]
+            if not math.isnan(mean):
+                out[name] = math.expm1(mean) if log else mean
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = {s: getattr(self, s) for s in self.__slots__}
+        if self.features is DEFAULT_BASELINE_FEATURES:
+            state["features"] = None  # not repeated in every account's pickle
+        state["state_version"] = STATE_VERSION
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        version = state.pop("state_version", None)
+        if version != STATE_VERSION:
+            raise ValueError(
+                f"SelfBaseline state version {version!r} cannot be loaded; expected {STATE_VERSION}"
+            )
+        if state.get("features") is None:
+            state["features"] = DEFAULT_BASELINE_FEATURES
+        for key, value in state.items():
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return (
+            f"SelfBaseline(alpha={self.alpha}, warmup={self.warmup}, clip={self.clip}, "
+            f"cap={self.cap}, n={self.n})"
+        )

@@ -1,0 +1,88 @@
+"""Long-horizon enumeration: distinct sensitive resources over hours against the population.
+
+Catches the crawler that stays slow: about one request every 10 s, each a new user id, is
+~360 distinct profiles an hour while people touch a handful. One shared instance per worker;
+the engine supplies the 1 h / 24 h distinct counts from its HLL sketches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from detectors.base import Features
+from detectors.population import PopulationModel
+
+__all__ = ["DEFAULT_ENUMERATION_FLOORS", "DEFAULT_ENUMERATION_WEIGHTS", "EnumerationDetector"]
+
+#: Smallest population p99 used per long-horizon quantity.
+DEFAULT_ENUMERATION_FLOORS: Mapping[str, float] = {
+    "distinct_sensitive_1h": 20.0,
+    "distinct_sensitive_24h": 60.0,
+    "distinct_resources_1h": 200.0,
+    "sensitive_requests_1h": 60.0,
+}
+
+#: Distinct sensitive resources are the signal; volume and all-route coverage only help
+#: (heavy shoppers browse many products and reload their own pages).
+DEFAULT_ENUMERATION_WEIGHTS: Mapping[str, float] = {
+    "distinct_sensitive_1h": 1.0,
+    "distinct_sensitive_24h": 1.0,
+    "distinct_resources_1h": 0.5,
+    "sensitive_requests_1h": 0.5,
+}
+
+
+class EnumerationDetector(PopulationModel):
+    """Doublings of an account's 1 h / 24 h coverage above the population's p99.
+
+    Same scoring as ``PopulationModel`` (largest weighted excess in doublings over the
+    floored quantile, plus ``second_weight`` times the second), on long-horizon features.
+
+    Parameters
+    ----------
+    quantile
+        The population quantile compared against.
+    warmup
+        Account windows learned before scoring.
+    second_weight
+        Weight of the second-largest excess.
+    floors
+        Smallest quantile value per quantity (see ``DEFAULT_ENUMERATION_FLOORS``).
+    weights
+        Multiplier per quantity (see ``DEFAULT_ENUMERATION_WEIGHTS``).
+
+    Examples
+    --------
+    >>> d = EnumerationDetector(warmup=50)
+    >>> for i in range(300):
+    ...     d.learn_one({"distinct_sensitive_1h": float(i % 5), "distinct_sensitive_24h": 9.0})
+    >>> d.score_one({"distinct_sensitive_1h": 4.0, "distinct_sensitive_24h": 9.0})
+    0.0
+    >>> d.score_one({"distinct_sensitive_1h": 360.0, "distinct_sensitive_24h": 360.0}) > 3
+    True
+    """
+
+    def __init__(
+        self,
+        quantile: float = 0.99,
+        warmup: int = 200,
+        second_weight: float = 0.5,
+        floors: Mapping[str, float] = DEFAULT_ENUMERATION_FLOORS,
+        weights: Mapping[str, float] | None = DEFAULT_ENUMERATION_WEIGHTS,
+    ) -> None:
+        super().__init__(
+            quantile=quantile,
+            warmup=warmup,
+            second_weight=second_weight,
+            floors=floors,
+            weights=weights,
+        )
+
+    def derive(self, x: Features) -> dict[str, float]:
+        """The long-horizon features, finite and non-negative, as they come."""
+        return {
+            name: max(v, 0.0)
+            for name in self.floors
+            if (v := x.get(name)) is not None and math.isfinite(v)
+        }

@@ -1,0 +1,191 @@
+"""Population model: one account's window against all accounts' windows.
+
+A brand-new account is judged from its first window. One shared instance per worker holds
+streaming quantiles (``river.stats.Quantile``) of a few enumeration-like quantities; the
+score is how many doublings a window sits above the population's p99, so "412 distinct
+profiles when p99 is 9" scores about 5.4 and a window at p99 scores 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from river import stats
+
+from detectors.base import STATE_VERSION, Features
+
+__all__ = ["DEFAULT_POPULATION_FLOORS", "PopulationModel", "derived_features"]
+
+#: Derived quantity -> smallest p99 used when scoring (a population where 99% of windows
+#: touch no profile must not make 3 profile views an anomaly).
+DEFAULT_POPULATION_FLOORS: Mapping[str, float] = {
+    "distinct_sensitive": 5.0,
+    "sensitive_requests": 10.0,
+    "walked_resources": 5.0,
+    "auth_failures": 3.0,
+    "machine_resources": 20.0,
+    "machine_requests": 30.0,
+}
+
+
+def derived_features(x: Features) -> dict[str, float]:
+    """The quantities the population is compared on, from one account window.
+
+    Plain volume never counts by itself: ``distinct_resources`` and ``requests`` only count
+    in proportion to how machine-like the window is (sequential walk, regular timing), so a
+    busy human with irregular clicks and few sensitive resources stays low.
+
+    >>> derived_features({"requests": 60.0, "sensitive_share": 0.5, "sequential_walk": 1.0})
+    {'sensitive_requests': 30.0, 'walked_resources': 0.0, 'machine_requests': 60.0}
+    """
+    out: dict[str, float] = {}
+    requests = x.get("requests")
+    walk = _unit(x.get("sequential_walk"))
+    cv = x.get("interarrival_cv")
+    regular = 0.0 if cv is None or not math.isfinite(cv) else _clamp(1.0 - cv)
+    machine = max(walk or 0.0, regular)
+    distinct_sensitive = x.get("distinct_sensitive")
+    if distinct_sensitive is not None:
+        out["distinct_sensitive"] = distinct_sensitive
+    share = _unit(x.get("sensitive_share"))
+    if requests is not None and share is not None:
+        out["sensitive_requests"] = requests * share
+    resources = x.get("distinct_resources")
+    if walk is not None:
+        out["walked_resources"] = (resources or 0.0) * walk
+    auth = x.get("auth_failures")
+    if auth is not None:
+        out["auth_failures"] = auth
+    if resources is not None:
+        out["machine_resources"] = resources * machine
+    if requests is not None and (walk is not None or cv is not None):
+        out["machine_requests"] = requests * machine
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def _unit(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else _clamp(v)
+
+
+def _clamp(v: float) -> float:
+    return min(max(v, 0.0), 1.0)
+
+
+class PopulationModel:
+    """Streaming p50/p99 per derived quantity; score = doublings above p99 (0 below).
+
+    The score is the largest excess plus ``second_weight`` times the second largest: a
+    crawler exceeds on several quantities at once (profiles, sensitive volume, walk), an
+    odd human on one.
+
+    Parameters
+    ----------
+    quantile
+        The population quantile a window is compared against.
+    warmup
+        Windows learned before scoring.
+    second_weight
+        Weight of the second-largest excess.
+    floors
+        Smallest quantile value used per quantity (see ``DEFAULT_POPULATION_FLOORS``);
+        its keys are the quantities the model tracks.
+    weights
+        Multiplier of each quantity's excess (default 1.0 each).
+
+    Examples
+    --------
+    >>> m = PopulationModel(warmup=50)
+    >>> for i in range(200):
+    ...     m.learn_one({"requests": 5.0 + i % 7, "distinct_sensitive": float(i % 3),
+    ...                  "sensitive_share": 0.1, "sequential_walk": 0.0})
+    >>> m.score_one({"requests": 6.0, "distinct_sensitive": 1.0, "sensitive_share": 0.1})
+    0.0
+    >>> m.score_one({"requests": 412.0, "distinct_sensitive": 412.0,
+    ...              "sensitive_share": 1.0, "sequential_walk": 1.0}) > 5
+    True
+    """
+
+    def __init__(
+        self,
+        quantile: float = 0.99,
+        warmup: int = 200,
+        second_weight: float = 0.5,
+        floors: Mapping[str, float] = DEFAULT_POPULATION_FLOORS,
+        weights: Mapping[str, float] | None = None,
+    ) -> None:
+        self.quantile = quantile
+        self.warmup = warmup
+        self.second_weight = second_weight
+        self.floors = dict(floors)
+        self.weights = dict(weights or {})
+        self.n = 0
+        self._high = {name: stats.Quantile(quantile) for name in self.floors}
+        self._median = {name: stats.Quantile(0.5) for name in self.floors}
+
+    def derive(self, x: Features) -> dict[str, float]:
+        """The quantities compared with the population (subclasses change this)."""
+        return derived_features(x)
+
+    def learn_one(self, x: Features) -> None:
+        """Add one account window judged normal to the population."""
+        for name, value in self.derive(x).items():
+            if name in self._high:
+                self._high[name].update(value)
+                self._median[name].update(value)
+        self.n += 1
+
+    def excesses(self, x: Features) -> dict[str, float]:
+        """Doublings above the population quantile, per derived quantity that exceeds it."""
+        out: dict[str, float] = {}
+        if self.n < self.warmup:
+            return out
+        for name, value in self.derive(x).items():
+            high = self._high.get(name)
+            if high is None:
+                continue
+            ref = max(high.get() or 0.0, self.floors[name])
+            ratio = (1.0 + max(value, 0.0)) / (1.0 + ref)
+            excess = self.weights.get(name, 1.0) * math.log2(ratio)
+            if excess > 0.0:
+                out[name] = excess
+        return out
+
+    def score_one(self, x: Features) -> float:
+        """Largest excess over the population p99 plus a share of the second largest."""
+        top = sorted(self.excesses(x).values(), reverse=True)
+        if not top:
+            return 0.0
+        second = top[1] if len(top) > 1 else 0.0
+        return top[0] + self.second_weight * second
+
+    def baselines(self) -> dict[str, float]:
+        """Population quantile (e.g. p99) per derived quantity, floored as when scoring."""
+        out: dict[str, float] = {}
+        for name, high in self._high.items():
+            value = high.get()
+            out[name] = max(value if value is not None else 0.0, self.floors[name])
+        return out
+
+    def medians(self) -> dict[str, float]:
+        """Population median per derived quantity (for reasons that say what is typical)."""
+        return {name: q.get() or 0.0 for name, q in self._median.items()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "state_version": STATE_VERSION}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        version = state.pop("state_version", None)
+        if version != STATE_VERSION:
+            raise ValueError(
+                f"{type(self).__name__} state version {version!r} cannot be loaded; "
+                f"expected {STATE_VERSION}"
+            )
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(quantile={self.quantile}, warmup={self.warmup}, "
+            f"second_weight={self.second_weight}, n={self.n})"
+        )
