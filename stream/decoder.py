@@ -1,0 +1,229 @@
+"""The decode stage of the hot path: a consumed batch in, events + DLQ records + counts out.
+
+Plain synchronous code over confluent-kafka ``Message`` objects (or anything with the same
+six methods), so it is tested without a broker and costs one :func:`parse_event` per
+message. Counts come out per batch, ready for :meth:`stream.metrics.Metrics.count_events`
+and :meth:`~stream.metrics.Metrics.count_dlq`.
+
+>>> class Msg:
+...     def __init__(self, value, offset):
+...         self._value, self._offset = value, offset
+...     def value(self): return self._value
+...     def key(self): return None
+...     def topic(self): return "requests"
+...     def partition(self): return 0
+...     def offset(self): return self._offset
+...     def error(self): return None
+>>> good = (b'{"ts": 1714564800, "client_ip": "10.0.0.1", "method": "GET", "path": "/",'
+...         b' "status": 200}')
+>>> batch = decode_messages([Msg(good, 7), Msg(b"{", 8)])
+>>> [(p, o, r.path) for p, o, r in batch.events], batch.results, batch.reasons
+([(0, 7, '/')], {'valid': 1, 'rejected': 1, 'kafka_error': 0}, {'not_json': 1})
+>>> batch.dlq[0].value, batch.positions
+(b'{', {('requests', 0): 9})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from time import monotonic, time
+from typing import Any, Final, Protocol
+
+from detectors.events import Request
+from stream.dlq import DlqRecord, dlq_record
+from stream.errors import DlqDeliveryError
+from stream.events import Rejection, parse_event
+
+__all__ = [
+    "RESULTS",
+    "DecodedBatch",
+    "DlqProducer",
+    "KafkaMessage",
+    "decode_messages",
+    "produce_dlq",
+    "route_batch",
+]
+
+log = logging.getLogger(__name__)
+
+#: Label values of the events-by-result counts this stage produces.
+RESULTS: Final = ("valid", "rejected", "kafka_error")
+# confluent_kafka.KafkaError._PARTITION_EOF; a literal so this module stays client-free
+# (a unit test checks it against the library).
+_PARTITION_EOF: Final = -191
+
+
+class KafkaMessage(Protocol):
+    """What the decoder needs of a consumed message (confluent-kafka's ``Message``)."""
+
+    def value(self) -> bytes | None: ...
+    def key(self) -> bytes | None: ...
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def error(self) -> Any: ...
+
+
+class DlqProducer(Protocol):
+    """What :func:`produce_dlq` needs of a producer (confluent-kafka's ``Producer``)."""
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        *,
+        headers: list[tuple[str, bytes]] | None = None,
+        on_delivery: Callable[[Any, Any], None] | None = None,
+    ) -> None: ...
+    def poll(self, timeout: float = ...) -> int: ...
+    def flush(self, timeout: float = ...) -> int: ...
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """The outcome of decoding one consumed batch.
+
+    ``events`` are ``(partition, offset, Request)`` in consumption order; ``dlq`` the
+    records to produce for rejected messages; ``results`` counts by result (see
+    :data:`RESULTS`); ``reasons`` counts rejections by reason; ``positions`` maps
+    ``(topic, partition)`` to the next offset to commit once events and DLQ records are
+    safe; ``kafka_errors`` describes messages that carried a Kafka error instead of data.
+    """
+
+    events: list[tuple[int, int, Request]] = field(default_factory=list)
+    dlq: list[DlqRecord] = field(default_factory=list)
+    results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
+    reasons: dict[str, int] = field(default_factory=dict)
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)
+    kafka_errors: list[str] = field(default_factory=list)
+
+
+def decode_messages(
+    messages: Iterable[KafkaMessage], *, rejected_at: float | None = None
+) -> DecodedBatch:
+    """Validate every message of a batch; nothing raises for bad input.
+
+    Partition-EOF notices are skipped (they carry no data); other Kafka errors are counted
+    as ``kafka_error`` and logged. ``rejected_at`` (epoch seconds, default now) stamps the
+    DLQ records of this batch.
+    """
+    batch = DecodedBatch()
+    events = batch.events
+    positions = batch.positions
+    now = time() if rejected_at is None else rejected_at
+    valid = rejected = kafka_error = 0
+    for msg in messages:
+        error = msg.error()
+        if error is not None:
+            if _code(error) == _PARTITION_EOF:
+                continue
+            kafka_error += 1
+            where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+            batch.kafka_errors.append(f"{where}: {error}")
+            log.warning("Kafka error instead of a message at %s: %s", where, error)
+            continue
+        value = msg.value()
+        partition = msg.partition() or 0
+        offset = msg.offset()
+        offset = -1 if offset is None else offset
+        topic = msg.topic() or ""
+        positions[(topic, partition)] = offset + 1
+        result = _safe_parse(value, topic, partition, offset)
+        if isinstance(result, Request):
+            valid += 1
+            events.append((partition, offset, result))
+            continue
+        rejected += 1
+        reasons = batch.reasons
+        reasons[result.reason] = reasons.get(result.reason, 0) + 1
+        batch.dlq.append(
+            dlq_record(
+                result,
+                value,
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                key=msg.key(),
+                rejected_at=now,
+            )
+        )
+    batch.results.update(valid=valid, rejected=rejected, kafka_error=kafka_error)
+    if rejected:
+        log.info("batch: %d valid, %d rejected %s", valid, rejected, batch.reasons)
+    return batch
+
+
+def produce_dlq(
+    producer: DlqProducer, dlq_topic: str, records: list[DlqRecord], *, timeout: float = 30.0
+) -> None:
+    """Produce ``records`` to ``dlq_topic`` and wait until every one is acknowledged.
+
+    Raises :class:`DlqDeliveryError` if any record fails or is still queued after
+    ``timeout`` seconds: the caller must then not commit the batch's offsets.
+    """
+    if not records:
+        return
+    failures: list[str] = []
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    deadline = monotonic() + timeout
+    for record in records:
+        while True:
+            try:
+                producer.produce(
+                    dlq_topic,
+                    value=record.value,
+                    key=record.key,
+                    headers=record.headers,
+                    on_delivery=on_delivery,
+                )
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                if monotonic() > deadline:
+                    raise DlqDeliveryError(
+                        f"DLQ topic {dlq_topic!r}: producer queue still full after {timeout} s"
+                    ) from None
+                producer.poll(0.1)
+    queued = producer.flush(max(0.0, deadline - monotonic()))
+    if failures or queued:
+        raise DlqDeliveryError(
+            f"DLQ topic {dlq_topic!r}: {len(failures)} of {len(records)} records failed"
+            f"{' (first: ' + failures[0] + ')' if failures else ''}, "
+            f"{queued} still queued after {timeout} s"
+        )
+
+
+def route_batch(
+    consumer_msgs: Iterable[KafkaMessage],
+    producer: DlqProducer,
+    dlq_topic: str,
+    *,
+    timeout: float = 30.0,
+) -> DecodedBatch:
+    """Decode a consumed batch and deliver its rejections to ``dlq_topic`` before returning."""
+    batch = decode_messages(consumer_msgs)
+    produce_dlq(producer, dlq_topic, batch.dlq, timeout=timeout)
+    return batch
+
+
+def _safe_parse(
+    value: bytes | None, topic: str, partition: int, offset: int
+) -> Request | Rejection:
+    try:
+        return parse_event(value)
+    except Exception as exc:  # the contract says never; a bug must still not stop the stream
+        log.exception("parse_event raised at %s/%d/%d", topic, partition, offset)
+        return Rejection(
+            "bad_value", None, f"message: could not be validated ({type(exc).__name__}: {exc})"
+        )
+
+
+def _code(error: Any) -> Any:
+    code = getattr(error, "code", None)
+    return code() if callable(code) else None
