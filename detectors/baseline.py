@@ -15,9 +15,9 @@ from detectors.base import STATE_VERSION, Features
 
 __all__ = ["DEFAULT_BASELINE_FEATURES", "SelfBaseline"]
 
-#: Feature -> (transform is log1p, floor on the standard deviation in transformed units).
-#: Counts are compared on a log scale (a z of 1 with the floor 0.5 is a ~1.65x jump);
-#: ratios in 0..1 are compared as they are.
+#: Feature -> (is a count, floor on the standard deviation in transformed units). Counts are
+#: compared as log1p (a z of 1 with the floor 0.5 is a ~1.65x jump); the others are ratios,
+#: clamped to 0..1 and compared as they are.
 DEFAULT_BASELINE_FEATURES: Mapping[str, tuple[bool, float]] = {
     "requests": (True, 0.5),
     "distinct_resources": (True, 0.5),
@@ -29,6 +29,13 @@ DEFAULT_BASELINE_FEATURES: Mapping[str, tuple[bool, float]] = {
 }
 
 _NAN = float("nan")
+_MAX_COUNT = 1e12
+
+
+def _transform(raw: float, log: bool) -> float:
+    if log:
+        return math.log1p(min(max(raw, 0.0), _MAX_COUNT))
+    return min(max(raw, 0.0), 1.0)
 
 
 class SelfBaseline:
@@ -50,7 +57,8 @@ class SelfBaseline:
     cap
         Largest score returned (keeps downstream arithmetic sane).
     features
-        Feature name -> (log1p transform, std floor); shared, never copied per entity.
+        Feature name -> (is a count: log1p transform, else a 0..1 ratio; std floor);
+        shared, never copied per entity.
 
     Examples
     --------
@@ -89,7 +97,7 @@ class SelfBaseline:
             raw = x.get(name)
             if raw is None or not math.isfinite(raw):
                 continue
-            v = math.log1p(max(raw, 0.0)) if log else raw
+            v = _transform(raw, log)
             mean = stats[2 * i]
             if math.isnan(mean):
                 stats[2 * i] = v
@@ -111,7 +119,7 @@ class SelfBaseline:
             mean = stats[2 * i]
             if raw is None or not math.isfinite(raw) or math.isnan(mean):
                 continue
-            v = math.log1p(max(raw, 0.0)) if log else raw
+            v = _transform(raw, log)
             z = (v - mean) / max(math.sqrt(stats[2 * i + 1]), floor)
             best = max(best, z)
         return min(best, self.cap)

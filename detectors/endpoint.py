@@ -19,6 +19,9 @@ __all__ = ["ENDPOINT_FEATURES", "EndpointForecast"]
 ENDPOINT_FEATURES: tuple[str, ...] = ("requests", "distinct_accounts", "distinct_resources")
 
 _NAN = float("nan")
+#: Counts above this are clamped when learning (no real window is that large; keeps the
+#: variance finite on garbage input).
+_MAX_COUNT = 1e12
 
 
 class EndpointForecast:
@@ -38,6 +41,9 @@ class EndpointForecast:
         Relative floor of the standard deviation (0.1 = 10% of the level).
     min_std
         Absolute floor of the standard deviation.
+    clip
+        Winsorising bound, in standard deviations, applied when learning (a surge that was
+        not flagged moves the forecast only so far per window).
     cap
         Largest score returned.
 
@@ -52,20 +58,23 @@ class EndpointForecast:
     True
     """
 
-    __slots__ = ("_stats", "alpha", "cap", "min_std", "n", "rel_floor", "warmup")
+    __slots__ = ("_stats", "alpha", "cap", "clip", "min_std", "n", "rel_floor", "warmup")
 
     def __init__(
         self,
         alpha: float = 0.1,
         warmup: int = 10,
+        *,
         rel_floor: float = 0.1,
         min_std: float = 1.0,
+        clip: float = 6.0,
         cap: float = 1000.0,
     ) -> None:
         self.alpha = alpha
         self.warmup = warmup
         self.rel_floor = rel_floor
         self.min_std = min_std
+        self.clip = clip
         self.cap = cap
         self.n = 0
         # [level_0, var_0, level_1, var_1, ...]; NaN level = never seen.
@@ -87,11 +96,13 @@ class EndpointForecast:
             v = x.get(name)
             if v is None or not math.isfinite(v):
                 continue
+            v = min(max(v, 0.0), _MAX_COUNT)
             level = stats[2 * i]
             if math.isnan(level):
                 stats[2 * i] = v
                 continue
-            d = v - level
+            bound = self.clip * self._std(i)
+            d = min(max(v - level, -bound), bound)
             stats[2 * i] = level + alpha * d
             stats[2 * i + 1] = (1.0 - alpha) * (stats[2 * i + 1] + alpha * d * d)
         self.n += 1
@@ -135,5 +146,6 @@ class EndpointForecast:
     def __repr__(self) -> str:
         return (
             f"EndpointForecast(alpha={self.alpha}, warmup={self.warmup}, "
-            f"rel_floor={self.rel_floor}, min_std={self.min_std}, cap={self.cap}, n={self.n})"
+            f"rel_floor={self.rel_floor}, min_std={self.min_std}, clip={self.clip}, "
+            f"cap={self.cap}, n={self.n})"
         )

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 
 from detectors.base import Features
-from detectors.population import PopulationModel
+from detectors.population import MAX_VALUE, PopulationModel
 
 __all__ = ["DEFAULT_ENUMERATION_FLOORS", "DEFAULT_ENUMERATION_WEIGHTS", "EnumerationDetector"]
 
@@ -82,7 +82,7 @@ class EnumerationDetector(PopulationModel):
     def derive(self, x: Features) -> dict[str, float]:
         """The long-horizon features, finite and non-negative, as they come."""
         return {
-            name: max(v, 0.0)
+            name: min(max(v, 0.0), MAX_VALUE)
             for name in self.floors
             if (v := x.get(name)) is not None and math.isfinite(v)
         }

@@ -16,7 +16,10 @@ from river import stats
 
 from detectors.base import STATE_VERSION, Features
 
-__all__ = ["DEFAULT_POPULATION_FLOORS", "PopulationModel", "derived_features"]
+__all__ = ["DEFAULT_POPULATION_FLOORS", "MAX_VALUE", "PopulationModel", "derived_features"]
+
+#: Derived values are clamped to [0, MAX_VALUE] so garbage input cannot overflow a quantile.
+MAX_VALUE = 1e12
 
 #: Derived quantity -> smallest p99 used when scoring (a population where 99% of windows
 #: touch no profile must not make 3 profile views an anomaly).
@@ -62,7 +65,7 @@ def derived_features(x: Features) -> dict[str, float]:
         out["machine_resources"] = resources * machine
     if requests is not None and (walk is not None or cv is not None):
         out["machine_requests"] = requests * machine
-    return {k: v for k, v in out.items() if math.isfinite(v)}
+    return {k: min(max(v, 0.0), MAX_VALUE) for k, v in out.items() if math.isfinite(v)}
 
 
 def _unit(v: float | None) -> float | None:
