@@ -28,8 +28,8 @@ DEFAULT_ENUMERATION_FLOORS: Mapping[str, float] = {
 DEFAULT_ENUMERATION_WEIGHTS: Mapping[str, float] = {
     "distinct_sensitive_1h": 1.0,
     "distinct_sensitive_24h": 1.0,
-    "distinct_resources_1h": 0.5,
-    "sensitive_requests_1h": 0.5,
+    "distinct_resources_1h": 0.3,
+    "sensitive_requests_1h": 0.3,
 }
 
 
