@@ -1,0 +1,219 @@
+"""What the Faust agents do, as plain synchronous code: stages per partition, state, acks.
+
+The agents (``stream.agents``) decode, call into here, and send what comes back. Keeping the
+logic here makes it testable without Faust and keeps the agents a few lines long.
+
+At-least-once without a changelog write per event: an entity's durable state is written
+once per window close; a ``requests.batches`` message is acknowledged (and so its offset
+committed) only when every window it contributed to has closed and been written. A worker
+that dies therefore re-reads exactly the batches whose windows were still open, and the
+restored watermark drops (as late) what was already counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from detectors.config import DetectionConfig
+from detectors.events import Request
+from detectors.stages import AccountStage, EndpointStage, StageOutput
+from stream.codec import dumps, loads
+from stream.state import StateStore, dump_state, load_state, stage_key
+
+__all__ = ["AccountRuntime", "EndpointRuntime", "Outbox"]
+
+log = logging.getLogger(__name__)
+
+H = TypeVar("H")  # the handle of a message to acknowledge (a Faust event)
+
+STATS_FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What the agent must send after a call: alerts and endpoint-stats messages."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    stats: list[bytes] = field(default_factory=list)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    endpoint_requests: dict[str, int] = field(default_factory=dict)
+    windows_closed: int = 0
+    late_events: int = 0
+
+
+@dataclass(slots=True)
+class _Partition(Generic[H]):
+    stage: AccountStage
+    pending: deque[tuple[H, float]] = field(default_factory=deque)
+    last_offset: int = -1
+    last_activity: float = field(default_factory=time.monotonic)
+
+
+class AccountRuntime(Generic[H]):
+    """One :class:`AccountStage` per assigned partition of ``requests.batches``."""
+
+    def __init__(self, config: DetectionConfig, store: StateStore) -> None:
+        self.config = config
+        self.store = store
+        self.partitions: dict[int, _Partition[H]] = {}
+        self.duplicates = 0
+
+    # -- assignment --------------------------------------------------------------------
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Create (or restore from the table) the stage of each newly assigned partition."""
+        for p in partitions:
+            if p in self.partitions:
+                continue
+            stage = AccountStage(self.config, partition=p, loader=self._loader)
+            blob = self.store.get(stage_key(p))
+            if blob is not None:
+                stage.restore(load_state(blob))
+                log.info("partition %d: stage restored, watermark %s", p, stage.watermark)
+            self.partitions[p] = _Partition(stage)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        """Forget revoked partitions: their unacknowledged batches go to the new owner."""
+        for p in partitions:
+            self.partitions.pop(p, None)
+
+    def _loader(self, key: str) -> Any:
+        blob = self.store.get(key)
+        return None if blob is None else load_state(blob)
+
+    # -- processing ----------------------------------------------------------------------
+    def on_batch(self, partition: int, rows: list[tuple[int, Request]], handle: H) -> Outbox:
+        """Ingest one batch message; close the windows its watermark allows."""
+        part = self.partitions.get(partition)
+        if part is None:  # a message of a partition assigned before the signal arrived
+            self.assign([partition])
+            part = self.partitions[partition]
+        stage = part.stage
+        last = part.last_offset
+        max_ts = float("-inf")
+        for offset, req in rows:
+            if offset <= last:
+                self.duplicates += 1
+                continue
+            last = offset
+            stage.ingest(req)
+            if req.ts > max_ts:
+                max_ts = req.ts
+        part.last_offset = last
+        part.last_activity = time.monotonic()
+        part.pending.append((handle, max_ts))
+        return self._close(partition, part, stage.advance())
+
+    def tick(self, now: float) -> Outbox:
+        """Wall-clock pass: close the windows of partitions that went quiet."""
+        out = Outbox()
+        for p, part in list(self.partitions.items()):
+            self._merge(out, self._close(p, part, part.stage.advance(now)))
+        return out
+
+    def ackable(self) -> list[H]:
+        """Handles whose every window has closed and been written: safe to commit."""
+        ready: list[H] = []
+        for part in self.partitions.values():
+            stage = part.stage
+            open_windows = stage.open_windows()
+            horizon = stage.watermark
+            width = self.config.window_seconds
+            while part.pending:
+                handle, max_ts = part.pending[0]
+                window_end = (max_ts // width + 1) * width
+                if open_windows and window_end > horizon:
+                    break
+                part.pending.popleft()
+                ready.append(handle)
+        return ready
+
+    def entities(self) -> int:
+        return sum(p.stage.entity_count() for p in self.partitions.values())
+
+    def _close(self, partition: int, part: _Partition[H], result: StageOutput) -> Outbox:
+        out = Outbox(alerts=list(result.alerts), windows_closed=result.windows_closed,
+                     late_events=result.late_events)
+        if not (result.windows_closed or result.updated or result.expired):
+            return out
+        for key, state in result.updated:
+            self.store.put(partition, key, dump_state(state))
+        for key in result.expired:
+            self.store.delete(partition, key)
+        self.store.put(partition, stage_key(partition), dump_state(part.stage.checkpoint()))
+        out.scores = {k: list(v) for k, v in result.scores.items()}
+        out.endpoint_requests = dict(result.endpoint_requests)
+        if result.partials or result.summaries or result.windows_closed:
+            out.stats.append(dumps({
+                "v": STATS_FORMAT_VERSION,
+                "source": partition,
+                "watermark": part.stage.watermark,
+                "partials": [p.to_dict() for p in result.partials],
+                "summaries": [s.to_dict() for s in result.summaries],
+            }))
+        return out
+
+    @staticmethod
+    def _merge(into: Outbox, other: Outbox) -> None:
+        into.alerts.extend(other.alerts)
+        into.stats.extend(other.stats)
+        for k, v in other.scores.items():
+            into.scores.setdefault(k, []).extend(v)
+        for k, n in other.endpoint_requests.items():
+            into.endpoint_requests[k] = into.endpoint_requests.get(k, 0) + n
+        into.windows_closed += other.windows_closed
+        into.late_events += other.late_events
+
+
+class EndpointRuntime(Generic[H]):
+    """The single endpoint stage: combines every partition's partials, scores endpoints
+    and correlates campaigns. Checkpointed whole after each message it processes."""
+
+    KEY = "__endpoint_stage__"
+
+    def __init__(self, config: DetectionConfig, sources: int, store: StateStore) -> None:
+        self.config = config
+        self.sources = sources
+        self.store = store
+        self.stage = EndpointStage(config, sources=sources)
+        self.pending: list[H] = []
+
+    def restore(self) -> None:
+        blob = self.store.get(self.KEY)
+        if blob is not None:
+            self.stage = load_state(blob)
+            log.info("endpoint stage restored")
+
+    def on_stats(self, raw: bytes, handle: H) -> Outbox:
+        msg = loads(raw)
+        if msg.get("v") != STATS_FORMAT_VERSION:
+            log.error("endpoint-stats message of unknown format %r skipped", msg.get("v"))
+            self.pending.append(handle)
+            return Outbox()
+        source = int(msg["source"])
+        for p in msg["partials"]:
+            self.stage.add_partial_dict(p)
+        for s in msg["summaries"]:
+            self.stage.add_summary_dict(s)
+        self.stage.source_watermark(source, float(msg["watermark"]))
+        self.pending.append(handle)
+        return self._advance(None)
+
+    def tick(self, now: float) -> Outbox:
+        return self._advance(now)
+
+    def _advance(self, now: float | None) -> Outbox:
+        result = self.stage.advance(now)
+        out = Outbox(alerts=list(result.alerts), windows_closed=result.windows_closed)
+        out.scores = {k: list(v) for k, v in result.scores.items()}
+        if self.pending:
+            self.store.put(0, self.KEY, dump_state(self.stage))
+        return out
+
+    def ackable(self) -> list[H]:
+        ready, self.pending = self.pending, []
+        return ready
