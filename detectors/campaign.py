@@ -93,9 +93,12 @@ class CampaignCorrelator:
     inter-arrival CV at most ``max_cv``, or own score at least ``min_score``. Eligible
     windows within ``span`` seconds of event time that share (route, IP prefix) or (route,
     user agent) and whose request rates lie within a factor ``rate_ratio`` of the group's
-    median form a group; a group of ``min_members`` accounts is a campaign. Groups that
-    overlap an active campaign on the same route by half their members join it, so a farm
-    rotating over three /24s is one campaign.
+    median form a group; a group of ``min_members`` accounts is a campaign. A shared
+    attribute only counts while at least ``min_share`` of all recent windows carrying it
+    (eligible or not, decayed over ``span``) are eligible: a farm's /24 is nearly all
+    machine walkers, the common browser agent of thousands of people is not. A group that
+    shares a member with an active campaign on the same route joins it, so a farm whose
+    accounts rotate over three /24s is one campaign.
 
     Parameters
     ----------
@@ -107,12 +110,19 @@ class CampaignCorrelator:
         Eligibility (see above).
     rate_ratio
         Largest factor between a member's requests and the group median.
+    min_share
+        Smallest eligible share of an attribute's recent windows for it to count as shared.
+    share_prior
+        Windows of prior evidence against sharing added to each share's denominator, so
+        that a share is trusted only once the attribute has been seen a few times.
     max_summaries
         Hard bound on summaries kept (oldest dropped first).
+    max_attributes
+        Hard bound on attribute values (IP prefixes, agents) whose shares are tracked.
 
     Examples
     --------
-    >>> c = CampaignCorrelator(min_members=3)
+    >>> c = CampaignCorrelator(min_members=3, share_prior=0.0)
     >>> reports = [c.add(WindowSummary(f"bot{i}", "account", 0.0, 60.0, "GET /users/{id}",
     ...                                3.0, 3.0, 1.0, None, ("198.51.100.0/24",), "x"))
     ...            for i in range(4)]
@@ -132,7 +142,10 @@ class CampaignCorrelator:
         max_cv: float = 0.5,
         min_score: float = math.inf,
         rate_ratio: float = 3.0,
+        min_share: float = 0.5,
+        share_prior: float = 10.0,
         max_summaries: int = 200_000,
+        max_attributes: int = 100_000,
     ) -> None:
         self.span = span
         self.min_members = min_members
@@ -141,12 +154,18 @@ class CampaignCorrelator:
         self.max_cv = max_cv
         self.min_score = min_score
         self.rate_ratio = rate_ratio
+        self.min_share = min_share
+        self.share_prior = share_prior
         self.max_summaries = max_summaries
+        self.max_attributes = max_attributes
         self.watermark = -math.inf
+        self._swept = -math.inf
         self._queue: deque[WindowSummary] = deque()
         self._groups: dict[_Key, dict[str, WindowSummary]] = {}
         self._active: dict[str, _Active] = {}
         self._key_to_campaign: dict[_Key, str] = {}
+        # (kind, value) -> [decayed windows, decayed eligible windows, time of last update]
+        self._shares: dict[tuple[str, str], list[float]] = {}
 
     def eligible(self, s: WindowSummary) -> bool:
         """Whether a window is machine-like activity on a sensitive route."""
@@ -159,33 +178,81 @@ class CampaignCorrelator:
         """Take one account window; return campaigns that are new or gained members."""
         self.watermark = max(self.watermark, s.end)
         self._expire()
-        if not self.eligible(s):
+        eligible = self.eligible(s)
+        keys = _keys(s)
+        for _, kind, value in keys:
+            self._count(kind, value, s.end, eligible)
+        if not eligible:
             return []
         self._queue.append(s)
-        keys = [(s.route, "ip_prefix", p) for p in sorted(set(s.ip_prefixes))]
-        if s.user_agent:
-            keys.append((s.route, "user_agent", s.user_agent))
-        reports: dict[str, Campaign] = {}
+        before: dict[str, frozenset[str]] = {}
+        windows: dict[str, tuple[float, float]] = {}
         for key in keys:
             self._groups.setdefault(key, {})[s.entity] = s
-            report = self._evaluate(key)
-            if report is not None:
-                reports[report.campaign_id] = report
-        return sorted(reports.values(), key=lambda c: c.campaign_id)
+            self._evaluate(key, before, windows)
+        reports = []
+        for cid in sorted(before):
+            active = self._active[cid]
+            new = active.members - before[cid]
+            if new:
+                reports.append(
+                    Campaign(
+                        campaign_id=cid,
+                        route=active.route,
+                        shared=tuple(sorted(f"{kind}={value}" for _, kind, value in active.keys)),
+                        first_window_start=active.first_start,
+                        window=windows[cid],
+                        members=tuple(sorted(active.members)),
+                        new_members=tuple(sorted(new)),
+                        score=active.score,
+                    )
+                )
+        return reports
 
     def __len__(self) -> int:
         """Summaries currently kept."""
         return len(self._queue)
+
+    def share(self, kind: str, value: str) -> float:
+        """Decayed share of recent windows carrying this attribute that were eligible."""
+        counts = self._shares.get((kind, value))
+        return 0.0 if counts is None else counts[1] / (counts[0] + self.share_prior)
+
+    def _count(self, kind: str, value: str, now: float, eligible: bool) -> None:
+        counts = self._shares.get((kind, value))
+        if counts is None:
+            if len(self._shares) >= self.max_attributes:
+                self._prune_shares()
+            self._shares[(kind, value)] = [1.0, float(eligible), now]
+            return
+        decay = math.exp(-max(now - counts[2], 0.0) / self.span)
+        counts[0] = counts[0] * decay + 1.0
+        counts[1] = counts[1] * decay + float(eligible)
+        counts[2] = max(counts[2], now)
+
+    def _prune_shares(self) -> None:
+        """Drop the least recently seen half of the tracked attributes."""
+        by_age = sorted(self._shares.items(), key=lambda kv: (kv[1][2], kv[0]))
+        for attr, _ in by_age[: len(by_age) // 2 + 1]:
+            del self._shares[attr]
 
     def _similar(self, group: dict[str, WindowSummary]) -> list[WindowSummary]:
         rates = [math.log(max(m.requests, 1.0)) for m in group.values()]
         mid, tol = median(rates), math.log(self.rate_ratio)
         return [m for m, r in zip(group.values(), rates, strict=True) if abs(r - mid) <= tol]
 
-    def _evaluate(self, key: _Key) -> Campaign | None:
+    def _evaluate(
+        self,
+        key: _Key,
+        before: dict[str, frozenset[str]],
+        windows: dict[str, tuple[float, float]],
+    ) -> None:
+        """Grow (or start) the campaign of ``key``'s group; note members as they were."""
+        if self.share(key[1], key[2]) < self.min_share:
+            return
         similar = self._similar(self._groups[key])
         if len(similar) < self.min_members:
-            return None
+            return
         names = {m.entity for m in similar}
         active = self._find(key, names)
         if active is None:
@@ -194,31 +261,24 @@ class CampaignCorrelator:
             cid = hashlib.blake2b(raw.encode(), digest_size=12).hexdigest()
             active = _Active(cid, key[0], first, self.watermark)
             self._active[cid] = active
+        cid = active.campaign_id
+        before.setdefault(cid, frozenset(active.members))
+        start, end = min(m.start for m in similar), max(m.end for m in similar)
+        if cid in windows:
+            start, end = min(start, windows[cid][0]), max(end, windows[cid][1])
+        windows[cid] = (start, end)
         active.keys.add(key)
-        self._key_to_campaign[key] = active.campaign_id
+        self._key_to_campaign[key] = cid
         active.last_seen = self.watermark
-        new = names - active.members
-        if not new:
-            return None
-        active.members |= new
+        active.members |= names
         active.score = max(active.score, *(m.score for m in similar))
-        return Campaign(
-            campaign_id=active.campaign_id,
-            route=active.route,
-            shared=tuple(sorted(f"{kind}={value}" for _, kind, value in active.keys)),
-            first_window_start=active.first_start,
-            window=(min(m.start for m in similar), max(m.end for m in similar)),
-            members=tuple(sorted(active.members)),
-            new_members=tuple(sorted(new)),
-            score=active.score,
-        )
 
     def _find(self, key: _Key, names: set[str]) -> _Active | None:
         cid = self._key_to_campaign.get(key)
         if cid is not None and cid in self._active:
             return self._active[cid]
         for active in sorted(self._active.values(), key=lambda a: a.campaign_id):
-            if active.route == key[0] and 2 * len(names & active.members) >= len(names):
+            if active.route == key[0] and names & active.members:
                 return active
         return None
 
@@ -227,19 +287,21 @@ class CampaignCorrelator:
         queue = self._queue
         while queue and (queue[0].end < horizon or len(queue) > self.max_summaries):
             old = queue.popleft()
-            keys = [(old.route, "ip_prefix", p) for p in set(old.ip_prefixes)]
-            if old.user_agent:
-                keys.append((old.route, "user_agent", old.user_agent))
-            for key in keys:
+            for key in _keys(old):
                 group = self._groups.get(key)
                 if group is not None and group.get(old.entity) is old:
                     del group[old.entity]
                     if not group:
                         del self._groups[key]
+        if self.watermark - self._swept < self.span / 10:
+            return  # full sweeps are O(tracked); do them a few times per span
+        self._swept = self.watermark
         for cid in [c for c, a in self._active.items() if a.last_seen < horizon]:
             for key in self._active.pop(cid).keys:
                 if self._key_to_campaign.get(key) == cid:
                     del self._key_to_campaign[key]
+        for attr in [a for a, c in self._shares.items() if c[2] < horizon - self.span]:
+            del self._shares[attr]
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "state_version": STATE_VERSION}
@@ -252,3 +314,10 @@ class CampaignCorrelator:
                 f"expected {STATE_VERSION}"
             )
         self.__dict__.update(state)
+
+
+def _keys(s: WindowSummary) -> list[_Key]:
+    keys = [(s.route, "ip_prefix", p) for p in sorted(set(s.ip_prefixes))]
+    if s.user_agent:
+        keys.append((s.route, "user_agent", s.user_agent))
+    return keys
