@@ -19,8 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from detectors.campaign import WindowSummary
 from detectors.config import DetectionConfig
 from detectors.events import Request
+from detectors.features import EndpointPartial
 from detectors.stages import AccountStage, EndpointStage, StageOutput
 from stream.codec import dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
@@ -72,7 +74,9 @@ class AccountRuntime(Generic[H]):
             stage = AccountStage(self.config, partition=p, loader=self._loader)
             blob = self.store.get(stage_key(p))
             if blob is not None:
-                stage.restore(load_state(blob))
+                checkpoint = load_state(blob)
+                stage.models = checkpoint["models"]
+                stage.clock = checkpoint["clock"]
                 log.info("partition %d: stage restored, watermark %s", p, stage.watermark)
             self.partitions[p] = _Partition(stage)
 
@@ -101,8 +105,7 @@ class AccountRuntime(Generic[H]):
                 continue
             last = offset
             stage.ingest(req)
-            if req.ts > max_ts:
-                max_ts = req.ts
+            max_ts = max(max_ts, req.ts)
         part.last_offset = last
         part.last_activity = time.monotonic()
         part.pending.append((handle, max_ts))
@@ -122,7 +125,7 @@ class AccountRuntime(Generic[H]):
             stage = part.stage
             open_windows = stage.open_windows()
             horizon = stage.watermark
-            width = self.config.window_seconds
+            width = self.config.window
             while part.pending:
                 handle, max_ts = part.pending[0]
                 window_end = (max_ts // width + 1) * width
@@ -133,7 +136,7 @@ class AccountRuntime(Generic[H]):
         return ready
 
     def entities(self) -> int:
-        return sum(p.stage.entity_count() for p in self.partitions.values())
+        return sum(len(p.stage.states) for p in self.partitions.values())
 
     def _close(self, partition: int, part: _Partition[H], result: StageOutput) -> Outbox:
         out = Outbox(alerts=list(result.alerts), windows_closed=result.windows_closed,
@@ -144,16 +147,21 @@ class AccountRuntime(Generic[H]):
             self.store.put(partition, key, dump_state(state))
         for key in result.expired:
             self.store.delete(partition, key)
-        self.store.put(partition, stage_key(partition), dump_state(part.stage.checkpoint()))
-        out.scores = {k: list(v) for k, v in result.scores.items()}
-        out.endpoint_requests = dict(result.endpoint_requests)
+        stage = part.stage
+        self.store.put(partition, stage_key(partition),
+                       dump_state({"models": stage.models, "clock": stage.clock}))
+        for key, values in getattr(result, "scores", {}).items():
+            out.scores.setdefault(key, []).extend(values)
+        requests = out.endpoint_requests
+        for partial in result.partials:
+            requests[partial.endpoint] = requests.get(partial.endpoint, 0) + partial.requests
         if result.partials or result.summaries or result.windows_closed:
             out.stats.append(dumps({
                 "v": STATS_FORMAT_VERSION,
                 "source": partition,
                 "watermark": part.stage.watermark,
                 "partials": [p.to_dict() for p in result.partials],
-                "summaries": [s.to_dict() for s in result.summaries],
+                "summaries": [_summary_dict(s) for s in result.summaries],
             }))
         return out
 
@@ -196,9 +204,9 @@ class EndpointRuntime(Generic[H]):
             return Outbox()
         source = int(msg["source"])
         for p in msg["partials"]:
-            self.stage.add_partial_dict(p)
+            self.stage.add_partial(EndpointPartial.from_dict(p))
         for s in msg["summaries"]:
-            self.stage.add_summary_dict(s)
+            self.stage.add_summary(_summary_from_dict(s))
         self.stage.source_watermark(source, float(msg["watermark"]))
         self.pending.append(handle)
         return self._advance(None)
@@ -207,9 +215,7 @@ class EndpointRuntime(Generic[H]):
         return self._advance(now)
 
     def _advance(self, now: float | None) -> Outbox:
-        result = self.stage.advance(now)
-        out = Outbox(alerts=list(result.alerts), windows_closed=result.windows_closed)
-        out.scores = {k: list(v) for k, v in result.scores.items()}
+        out = Outbox(alerts=self.stage.advance(now))
         if self.pending:
             self.store.put(0, self.KEY, dump_state(self.stage))
         return out
@@ -217,3 +223,16 @@ class EndpointRuntime(Generic[H]):
     def ackable(self) -> list[H]:
         ready, self.pending = self.pending, []
         return ready
+
+
+def _summary_dict(s: WindowSummary) -> dict[str, Any]:
+    return {
+        "entity": s.entity, "entity_type": s.entity_type, "start": s.start, "end": s.end,
+        "route": s.route, "requests": s.requests, "distinct_sensitive": s.distinct_sensitive,
+        "sequential_walk": s.sequential_walk, "interarrival_cv": s.interarrival_cv,
+        "ip_prefixes": list(s.ip_prefixes), "user_agent": s.user_agent, "score": s.score,
+    }
+
+
+def _summary_from_dict(d: dict[str, Any]) -> WindowSummary:
+    return WindowSummary(**{**d, "ip_prefixes": tuple(d["ip_prefixes"])})

@@ -65,10 +65,17 @@ def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
             "alert.v1 JSON for blockers (key: entity_type:entity)",
         ),
         TopicSpec(
-            settings.topic_endpoint_stats, work, replicas,
-            # partial per-worker counts are only useful for the window they describe
+            f"{settings.topic_requests}.batches", work, replicas,
+            # internal hop: validated events, many per message (see README, worker design)
+            _config(cleanup_policy="delete", retention_ms=str(_DAY_MS)),
+            "validated events batched per source partition (internal, same partitioning)",
+        ),
+        TopicSpec(
+            # one partition: it carries one small message per partition per window, and the
+            # endpoint detector and campaign correlation need all of them in one place
+            settings.topic_endpoint_stats, 1, replicas,
             _config(cleanup_policy="delete", retention_ms=str(6 * _HOUR_MS)),
-            "per-endpoint partial counts combined per worker (key: endpoint)",
+            "per-partition endpoint counts and account summaries, one message per window",
         ),
         TopicSpec(
             settings.topic_feedback, 1, replicas,
