@@ -1,0 +1,142 @@
+"""Long horizons per entity (1 h, 24 h) as rings of HLL sketches, updated per window close.
+
+Each horizon is split into buckets (15 min for the hour, 3 h for the day); a bucket holds
+compact-serialised Apache DataSketches HLL sketches of the resource ids seen in it, and the
+horizon's distinct count is the union of its live buckets. The union covers between
+``horizon - bucket`` and ``horizon`` of history, which is what a detector of slow
+enumeration needs. Sketches stay serialised between closes (tens of bytes for a quiet
+account) and are only opened when the entity was active in the closing window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from datasketches import hll_sketch, hll_union, tgt_hll_type
+
+__all__ = ["DAY_BUCKET", "HOUR_BUCKET", "HORIZON_FEATURES", "Horizon"]
+
+HOUR_BUCKET = 900.0
+DAY_BUCKET = 3 * 3600.0
+_HOUR_BUCKETS = 4
+_DAY_BUCKETS = 8
+_TYPE = tgt_hll_type.HLL_4
+
+#: Long-horizon feature names (the contract with ``detectors.enumeration``).
+HORIZON_FEATURES: tuple[str, ...] = (
+    "distinct_sensitive_1h",
+    "distinct_sensitive_24h",
+    "distinct_resources_1h",
+    "sensitive_requests_1h",
+    "active_windows_1h",
+)
+
+
+def _add(blob: bytes | None, items: Collection[str], lg_k: int) -> bytes | None:
+    if not items:
+        return blob
+    sk = hll_sketch(lg_k, _TYPE) if blob is None else hll_sketch.deserialize(blob)
+    for item in items:
+        sk.update(item)
+    return bytes(sk.serialize_compact())
+
+
+def _distinct(blobs: list[bytes | None], lg_k: int) -> float:
+    present = [b for b in blobs if b is not None]
+    if not present:
+        return 0.0
+    if len(present) == 1:
+        return float(round(hll_sketch.deserialize(present[0]).get_estimate()))
+    union = hll_union(lg_k)
+    for blob in present:
+        union.update(hll_sketch.deserialize(blob))
+    return float(round(union.get_estimate()))
+
+
+class Horizon:
+    """One entity's 1 h and 24 h history: distinct resources, sensitive coverage, activity.
+
+    ``update`` is called once per closed window in which the entity was active, with the
+    window's distinct ids; it returns the long-horizon features (including that window)
+    and the share of the window's resources that the past hour had not seen.
+
+    Examples
+    --------
+    >>> h = Horizon()
+    >>> feats, new = h.update(0.0, {"1", "2"}, {"1", "2"}, 2)
+    >>> feats["distinct_sensitive_1h"], new
+    (2.0, 1.0)
+    >>> feats, new = h.update(60.0, {"2", "3"}, {"2", "3"}, 2)
+    >>> feats["distinct_sensitive_1h"], feats["active_windows_1h"], new
+    (3.0, 2.0, 0.5)
+    """
+
+    __slots__ = ("day", "hour", "last_seen", "lg_k")
+
+    def __init__(self, lg_k: int = 8) -> None:
+        self.lg_k = lg_k
+        # hour ring: [bucket, sensitive sketch, resource sketch, sensitive requests, windows]
+        self.hour: list[tuple[int, bytes | None, bytes | None, int, int]] = []
+        # day ring: [bucket, sensitive sketch]
+        self.day: list[tuple[int, bytes | None]] = []
+        self.last_seen = float("-inf")
+
+    def update(
+        self,
+        window_start: float,
+        resources: Collection[str],
+        sensitive: Collection[str],
+        sensitive_requests: int,
+    ) -> tuple[dict[str, float], float]:
+        """Fold one window in; return ``(features, new_resource_ratio)``."""
+        lg_k = self.lg_k
+        self.last_seen = max(self.last_seen, window_start)
+        hb = int(window_start // HOUR_BUCKET)
+        hour = [b for b in self.hour if b[0] > hb - _HOUR_BUCKETS]
+        before = _distinct([b[2] for b in hour], lg_k) if resources else 0.0
+        if hour and hour[-1][0] == hb:
+            _, sens, res, sreq, active = hour[-1]
+            hour[-1] = (
+                hb,
+                _add(sens, sensitive, lg_k),
+                _add(res, resources, lg_k),
+                sreq + sensitive_requests,
+                active + 1,
+            )
+        else:
+            hour.append(
+                (hb, _add(None, sensitive, lg_k), _add(None, resources, lg_k), sensitive_requests, 1)
+            )
+        self.hour = hour
+        db = int(window_start // DAY_BUCKET)
+        day = [b for b in self.day if b[0] > db - _DAY_BUCKETS]
+        if day and day[-1][0] == db:
+            day[-1] = (db, _add(day[-1][1], sensitive, lg_k))
+        else:
+            day.append((db, _add(None, sensitive, lg_k)))
+        self.day = day
+        resources_1h = _distinct([b[2] for b in hour], lg_k)
+        new = 0.0
+        if resources:
+            new = min(max((resources_1h - before) / len(resources), 0.0), 1.0)
+        features = {
+            "distinct_sensitive_1h": _distinct([b[1] for b in hour], lg_k),
+            "distinct_sensitive_24h": _distinct([b[1] for b in day], lg_k),
+            "distinct_resources_1h": resources_1h,
+            "sensitive_requests_1h": float(sum(b[3] for b in hour)),
+            "active_windows_1h": float(sum(b[4] for b in hour)),
+        }
+        return features, new
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"lg_k": self.lg_k, "hour": self.hour, "day": self.day, "last_seen": self.last_seen}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.lg_k = state["lg_k"]
+        self.hour = state["hour"]
+        self.day = state["day"]
+        self.last_seen = state["last_seen"]
+
+    def __repr__(self) -> str:
+        return f"Horizon(lg_k={self.lg_k}, hour={len(self.hour)}, day={len(self.day)})"

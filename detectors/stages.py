@@ -1,0 +1,451 @@
+"""The two stages the streaming worker drives (and replay composes in ``detectors.engine``).
+
+``AccountStage`` owns the accounts (or anonymous client IPs) of one Kafka partition: it
+folds events into event-time windows, and when a window closes it scores every active
+entity once, decides, explains, and hands back alerts, endpoint partial counts, campaign
+summaries and the entity states to persist. ``EndpointStage`` combines the partials and
+summaries of all partitions per endpoint and window, in an order-independent way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.alerts import SEVERITIES, Severity
+from detectors.base import STATE_VERSION
+from detectors.baseline import SelfBaseline
+from detectors.campaign import CampaignCorrelator, WindowSummary, ip_prefix
+from detectors.config import DetectionConfig
+from detectors.decision import Decider, may_learn, severity_of
+from detectors.enumeration import EnumerationDetector
+from detectors.endpoint import EndpointForecast
+from detectors.explain import account_alert, campaign_alert, endpoint_alert
+from detectors.features import AccountWindow, EndpointPartial, EndpointWindow, combine_partials
+from detectors.horizon import Horizon
+from detectors.population import PopulationModel
+from detectors.routes import Routes
+from detectors.windows import WindowClock
+
+__all__ = [
+    "ACCOUNT_DETECTORS",
+    "AccountModels",
+    "AccountStage",
+    "EndpointPartial",
+    "EndpointStage",
+    "EntityState",
+    "StageOutput",
+    "WindowSummary",
+]
+
+#: Account detectors in the order they are scored (ties in severity go to the first).
+ACCOUNT_DETECTORS: tuple[str, ...] = ("population", "enumeration", "self_baseline")
+_MAX_IPS_PER_SUMMARY = 4
+
+
+class EntityState:
+    """What one entity's durable state is: its long horizons and its self baseline."""
+
+    __slots__ = ("baseline", "entity_type", "horizon")
+
+    def __init__(self, entity_type: str, baseline: SelfBaseline, horizon: Horizon) -> None:
+        self.entity_type = entity_type
+        self.baseline = baseline
+        self.horizon = horizon
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "state_version": STATE_VERSION,
+            "entity_type": self.entity_type,
+            "baseline": self.baseline,
+            "horizon": self.horizon,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        version = state.get("state_version")
+        if version != STATE_VERSION:
+            raise ValueError(
+                f"EntityState version {version!r} cannot be loaded; expected {STATE_VERSION}"
+            )
+        self.entity_type = state["entity_type"]
+        self.baseline = state["baseline"]
+        self.horizon = state["horizon"]
+
+
+@dataclass
+class AccountModels:
+    """The models one ``AccountStage`` shares among its entities (picklable snapshot)."""
+
+    population: PopulationModel
+    enumeration: EnumerationDetector
+    decider: Decider
+    state_version: int = STATE_VERSION
+
+    @classmethod
+    def create(cls, config: DetectionConfig) -> AccountModels:
+        """Fresh models with the constructor arguments in ``config.extra``."""
+        extra = config.extra
+        return cls(
+            population=PopulationModel(**extra.get("population", {})),
+            enumeration=EnumerationDetector(**extra.get("enumeration", {})),
+            decider=Decider(**extra.get("decider", {})),
+        )
+
+
+@dataclass
+class StageOutput:
+    """Everything one ``advance`` produced."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    partials: list[EndpointPartial] = field(default_factory=list)
+    summaries: list[WindowSummary] = field(default_factory=list)
+    updated: list[tuple[str, EntityState]] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    late_events: int = 0
+    windows_closed: int = 0
+
+
+class AccountStage:
+    """Windows, features, account detectors and decisions for one partition's entities.
+
+    Parameters
+    ----------
+    config
+        Detection settings.
+    partition
+        The Kafka partition this stage owns (the ``source`` of its endpoint partials).
+    loader
+        Consulted the first time an entity is seen (restore from a changelog table).
+    models
+        Shared models to start from (a snapshot); fresh ones otherwise.
+    """
+
+    def __init__(
+        self,
+        config: DetectionConfig,
+        partition: int = 0,
+        loader: Callable[[str], EntityState | None] | None = None,
+        models: AccountModels | None = None,
+    ) -> None:
+        self.config = config
+        self.partition = partition
+        self.loader = loader
+        self.models = models or AccountModels.create(config)
+        self.routes = Routes(config.known_routes, config.sensitive_routes)
+        self.clock = WindowClock(config.window, config.lateness, config.idle_timeout)
+        self.states: OrderedDict[str, EntityState] = OrderedDict()
+        self.campaign_filter = CampaignCorrelator(**config.extra.get("campaign", {}))
+        self._open: dict[int, dict[str, AccountWindow]] = {}
+        self._endpoints: dict[int, dict[str, EndpointWindow]] = {}
+        self._late_reported = 0
+
+    @property
+    def watermark(self) -> float:
+        """Event-time watermark (largest event time minus the allowed lateness)."""
+        return self.clock.watermark
+
+    def open_windows(self) -> int:
+        """Number of windows still open."""
+        return len(self._open)
+
+    def ingest(self, req: Any) -> None:
+        """Fold one ``Request`` into its window (cheap: no scoring here)."""
+        k = self.clock.observe(req.ts)
+        if k is None:
+            return
+        account = req.account
+        entity = req.client_ip if account is None else account
+        endpoint, ids = self.routes.resolve(req.method, req.path, req.route)
+        sensitive = self.routes.is_sensitive(endpoint)
+        wins = self._open.get(k)
+        if wins is None:
+            wins = self._open[k] = {}
+            self._endpoints[k] = {}
+        acc = wins.get(entity)
+        if acc is None:
+            acc = wins[entity] = AccountWindow("ip" if account is None else "account")
+        acc.add(req.ts, endpoint, ids, sensitive, req.status, req.client_ip, req.user_agent)
+        eps = self._endpoints[k]
+        ep = eps.get(endpoint)
+        if ep is None:
+            ep = eps[endpoint] = EndpointWindow()
+        ep.add(entity, ids)
+
+    def raise_watermark(self, ts: float) -> None:
+        """Tell the stage its input has passed event time ``ts`` (idle partition)."""
+        self.clock.raise_to(ts)
+
+    def advance(self, now: float | None = None) -> StageOutput:
+        """Close every window the watermark (or idle wall clock ``now``) allows."""
+        return self._close(self.clock.due(list(self._open), now))
+
+    def flush(self) -> StageOutput:
+        """Close every open window (end of stream)."""
+        return self._close(self.clock.close_all(list(self._open)))
+
+    def _close(self, due: list[int]) -> StageOutput:
+        out = StageOutput(windows_closed=len(due))
+        for k in due:
+            start = self.clock.start(k)
+            end = start + self.config.window
+            for entity, acc in self._open.pop(k).items():
+                self._close_entity(entity, acc, start, end, out)
+            cfg = self.config
+            for endpoint, ep in sorted(self._endpoints.pop(k).items()):
+                out.partials.append(
+                    ep.partial(endpoint, start, end, self.partition, cfg.top_k, cfg.hll_lg_k,
+                               cfg.sample_ids)
+                )
+            self._expire(end, out)
+        out.late_events = self.clock.late - self._late_reported
+        self._late_reported = self.clock.late
+        return out
+
+    def _state(self, entity: str, entity_type: str) -> EntityState:
+        st = self.states.get(entity)
+        if st is None:
+            st = self.loader(entity) if self.loader is not None else None
+            if st is None:
+                st = EntityState(entity_type, SelfBaseline(), Horizon(self.config.hll_lg_k))
+            self.states[entity] = st
+        else:
+            self.states.move_to_end(entity)
+        return st
+
+    def _close_entity(
+        self, entity: str, acc: AccountWindow, start: float, end: float, out: StageOutput
+    ) -> None:
+        etype = acc.entity_type
+        st = self._state(entity, etype)
+        long, new_ratio = st.horizon.update(
+            start, acc.resources, acc.sensitive_ids, acc.sensitive_requests
+        )
+        x = acc.features(new_ratio)
+        x.update(long)
+        models, decider = self.models, self.models.decider
+        allowlisted = decider.allowlist.contains(etype, entity, end)
+        scores = {
+            "population": models.population.score_one(x),
+            "enumeration": models.enumeration.score_one(x),
+            "self_baseline": st.baseline.score_one(x),
+        }
+        flagged = False
+        best: tuple[int, float, str, float, float, Severity] | None = None
+        for name, score in scores.items():
+            cal = decider.calibrator(name)
+            threshold = cal.threshold
+            severity = severity_of(score, threshold, decider.scale)
+            if not allowlisted:
+                cal.update(score)
+            if severity is None:
+                continue
+            flagged = True
+            rank = (SEVERITIES.index(severity), score / threshold)
+            if best is None or rank > best[:2]:
+                best = (*rank, name, score, threshold, severity)
+        if (
+            best is not None
+            and not allowlisted
+            and decider.cooldown.allow(f"{etype}:{entity}", best[5], end)
+        ):
+            _, _, detector, score, threshold, severity = best
+            model = models.population if detector == "population" else models.enumeration
+            out.alerts.append(
+                account_alert(
+                    entity=entity,
+                    acc=acc,
+                    x=x,
+                    own=st.baseline.baselines(),
+                    model=None if detector == "self_baseline" else model,
+                    decision=(detector, score, threshold, severity),
+                    window=(start, end),
+                    config=self.config,
+                )
+            )
+        if may_learn(flagged=flagged, allowlisted=allowlisted):
+            st.baseline.learn_one(x)
+            models.population.learn_one(x)
+            models.enumeration.learn_one(x)
+        out.updated.append((entity, st))
+        if acc.sensitive_ids and not allowlisted:
+            summary = self._summary(entity, acc, x, start, end, max(scores.values()))
+            if self.campaign_filter.eligible(summary):
+                out.summaries.append(summary)
+
+    def _summary(
+        self, entity: str, acc: AccountWindow, x: dict[str, float], start: float, end: float,
+        score: float,
+    ) -> WindowSummary:
+        sensitive = [e for e in acc.endpoints if self.routes.is_sensitive(e)]
+        ranked = sorted(sensitive or acc.endpoints, key=lambda e: (-acc.endpoints[e], e))
+        prefixes = sorted({ip_prefix(ip) for ip in sorted(acc.ips)[:_MAX_IPS_PER_SUMMARY]})
+        return WindowSummary(
+            entity=entity,
+            entity_type=acc.entity_type,
+            start=start,
+            end=end,
+            route=ranked[0],
+            requests=x["requests"],
+            distinct_sensitive=x["distinct_sensitive"],
+            sequential_walk=x["sequential_walk"],
+            interarrival_cv=x.get("interarrival_cv"),
+            ip_prefixes=tuple(prefixes),
+            user_agent=acc.agents[0] if acc.agents else None,
+            score=score,
+        )
+
+    def _expire(self, now: float, out: StageOutput) -> None:
+        horizon = now - self.config.entity_ttl
+        states = self.states
+        while states:
+            entity, st = next(iter(states.items()))
+            if st.horizon.last_seen >= horizon:
+                break
+            del states[entity]
+            out.expired.append(entity)
+
+
+class EndpointStage:
+    """Combines every partition's partials and summaries; endpoint and campaign alerts.
+
+    A window closes when every source's watermark has passed its end (or, with ``now``,
+    after ``idle_timeout`` without input). Within a window, endpoints are judged in name
+    order and summaries fed to the correlator sorted by entity, and a repeated partial or
+    summary replaces the earlier copy, so the same multiset of inputs gives the same
+    alerts whatever their arrival order.
+
+    Parameters
+    ----------
+    config
+        Detection settings.
+    sources
+        Number of account stages (partitions) feeding this stage.
+    """
+
+    def __init__(self, config: DetectionConfig, sources: int) -> None:
+        if sources < 1:
+            raise ValueError(f"sources must be >= 1, got {sources}")
+        self.config = config
+        self.sources = sources
+        extra = config.extra
+        self.routes = Routes(config.known_routes, config.sensitive_routes)
+        self.forecasts: dict[str, EndpointForecast] = {}
+        self.decider = Decider(**extra.get("endpoint_decider", {}))
+        self.correlator = CampaignCorrelator(**extra.get("campaign", {}))
+        self.broad_share = float(extra.get("endpoint_policy", {}).get("broad_share", 0.2))
+        self.clock = WindowClock(config.window, 0.0, config.idle_timeout)
+        self.late = 0
+        self._watermarks = [-math.inf] * sources
+        self._parts: dict[int, dict[tuple[str, int], EndpointPartial]] = {}
+        self._summaries: dict[int, dict[tuple[str, str], WindowSummary]] = {}
+        self._alerted: dict[str, tuple[int, int]] = {}  # campaign -> (members, severity rank)
+
+    def add_partial(self, p: EndpointPartial) -> None:
+        """Take one partition's counts for one endpoint window."""
+        k = self.clock.index(p.start)
+        if k < self.clock.closed_until:
+            self.late += 1
+            return
+        self.clock.touch()
+        self._parts.setdefault(k, {})[(self.routes.label(p.endpoint), p.source)] = p
+
+    def add_summary(self, s: WindowSummary) -> None:
+        """Take one account window summary for campaign correlation."""
+        k = self.clock.index(s.start)
+        if k < self.clock.closed_until:
+            self.late += 1
+            return
+        self.clock.touch()
+        self._summaries.setdefault(k, {})[(s.entity_type, s.entity)] = s
+
+    def source_watermark(self, source: int, ts: float) -> None:
+        """Record that ``source`` has closed every window ending at or before ``ts``."""
+        if ts > self._watermarks[source]:
+            self._watermarks[source] = ts
+            self.clock.raise_to(min(self._watermarks))
+
+    def advance(self, now: float | None = None) -> list[dict[str, Any]]:
+        """Close the windows every source has passed; their alerts."""
+        return self._close(self.clock.due(self._pending(), now))
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Close every pending window (end of stream)."""
+        return self._close(self.clock.close_all(self._pending()))
+
+    def _pending(self) -> list[int]:
+        return sorted(set(self._parts) | set(self._summaries))
+
+    def _close(self, due: list[int]) -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = []
+        for k in due:
+            start = self.clock.start(k)
+            window = (start, start + self.config.window)
+            by_endpoint: dict[str, list[EndpointPartial]] = {}
+            for (label, _), p in self._parts.pop(k, {}).items():
+                by_endpoint.setdefault(label, []).append(p)
+            for endpoint in sorted(by_endpoint):
+                alert = self._endpoint(endpoint, by_endpoint[endpoint], window)
+                if alert is not None:
+                    alerts.append(alert)
+            reports = {}
+            for _, s in sorted(self._summaries.pop(k, {}).items()):
+                for c in self.correlator.add(s):
+                    reports[c.campaign_id] = c
+            for cid in sorted(reports):
+                alert = self._campaign(reports[cid], window)
+                if alert is not None:
+                    alerts.append(alert)
+        return alerts
+
+    def _endpoint(
+        self, endpoint: str, parts: list[EndpointPartial], window: tuple[float, float]
+    ) -> dict[str, Any] | None:
+        cfg = self.config
+        feats, top, ids = combine_partials(parts, cfg.top_k, cfg.hll_lg_k, cfg.sample_ids)
+        forecast = self.forecasts.get(endpoint)
+        if forecast is None:
+            forecast = self.forecasts[endpoint] = EndpointForecast(
+                **cfg.extra.get("endpoint", {})
+            )
+        score = forecast.score_one(feats)
+        baselines = forecast.baselines()
+        cal = self.decider.calibrator("endpoint")
+        threshold = cal.threshold
+        severity = severity_of(score, threshold, self.decider.scale)
+        cal.update(score)
+        if severity is None:
+            forecast.learn_one(feats)
+            return None
+        if feats["requests"] < cfg.endpoint_min_requests:
+            return None
+        if feats["top_share"] < self.broad_share and not self.routes.is_sensitive(endpoint):
+            severity = "low"  # a broad surge (a sale, a campaign email) is news, not abuse
+        if not self.decider.cooldown.allow(f"endpoint:{endpoint}", severity, window[1]):
+            return None
+        return endpoint_alert(
+            endpoint=endpoint,
+            features=feats,
+            forecast=baselines,
+            top=top,
+            sample_ids=ids,
+            decision=(score, threshold, severity),
+            window=window,
+            config=cfg,
+        )
+
+    def _campaign(self, c: Any, window: tuple[float, float]) -> dict[str, Any] | None:
+        minimum = self.correlator.min_members
+        severity = severity_of(float(len(c.members)), float(minimum), self.decider.scale)
+        if severity is None:
+            return None
+        rank = SEVERITIES.index(severity)
+        last = self._alerted.get(c.campaign_id)
+        if last is not None and rank <= last[1] and 5 * len(c.members) < 6 * last[0]:
+            return None  # grew by less than 20% without a higher severity
+        self._alerted[c.campaign_id] = (len(c.members), rank)
+        return campaign_alert(
+            campaign=c, min_members=minimum, severity=severity, window=window, config=self.config
+        )
