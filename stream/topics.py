@@ -1,8 +1,8 @@
 """The project's Kafka topics: names from ``Settings``, partitions and retention policy.
 
 >>> from stream.settings import Settings
->>> [t.cleanup_policy for t in project_topics(Settings())]
-['delete', 'delete', 'delete', 'delete', 'compact']
+>>> {t.name: t.cleanup_policy for t in project_topics(Settings())}["feedback"]
+'compact'
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def _config(**values: str) -> Mapping[str, str]:
 def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
     """Every topic scrapewatch reads or writes, in creation order.
 
-    ``requests`` and ``endpoint-stats`` are consumed by the worker group, so they get
-    ``requests_partitions``; the others are low-volume and have one partition.
+    ``requests`` and its internal ``requests.batches`` hop are consumed by the worker
+    group, so they get ``requests_partitions``; the others are low-volume and have one.
     """
     replicas = settings.replication_factor
     work = settings.requests_partitions

@@ -67,9 +67,13 @@ class TopicResult:
         )
 
 
-def new_admin(settings: Settings) -> AdminClient:
-    """An ``AdminClient`` configured from ``settings``."""
-    return AdminClient(admin_config(settings))
+def new_admin(settings: Settings, quiet: bool = False) -> AdminClient:
+    """An ``AdminClient`` configured from ``settings``.
+
+    ``quiet`` silences librdkafka's own log lines (a refused connection is logged every
+    50 ms) for callers, such as the CLI, that report failures themselves.
+    """
+    return AdminClient(admin_config(settings, {"log_level": 2} if quiet else None))
 
 
 def ensure_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) -> None:
@@ -78,7 +82,8 @@ def ensure_reachable(admin: AdminClient, bootstrap: str, timeout: float = 10.0) 
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
         raise BrokerUnreachableError(
-            f"no Kafka broker answered at {bootstrap} within {timeout:g} s ({exc.args[0]}); "
+            f"no Kafka broker answered at {bootstrap} within {timeout:g} s "
+            f"({_reason(exc)}); "
             "start one with `make kafka-up` or set SCRAPEWATCH_BOOTSTRAP_SERVERS"
         ) from None
     if not metadata.brokers:
@@ -159,7 +164,7 @@ def _metadata_with(admin: AdminClient, names: list[str] | None, timeout: float) 
         try:
             metadata = admin.list_topics(timeout=timeout)
         except KafkaException as exc:
-            raise BrokerUnreachableError(f"metadata request failed: {exc.args[0]}") from None
+            raise BrokerUnreachableError(f"metadata request failed: {_reason(exc)}") from None
         ready = names is None or all(
             name in metadata.topics and metadata.topics[name].error is None for name in names
         )
@@ -181,7 +186,12 @@ def _topic_configs(
             entries = future.result()
         except KafkaException as exc:
             raise KafkaAdminError(
-                f"describing the configs of topic {resource.name!r} failed: {exc.args[0]}"
+                f"describing the configs of topic {resource.name!r} failed: {_reason(exc)}"
             ) from None
         result[resource.name] = {key: entry.value for key, entry in entries.items()}
     return result
+
+
+def _reason(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
