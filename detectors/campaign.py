@@ -90,15 +90,18 @@ class CampaignCorrelator:
 
     A window is *eligible* when it touched at least ``min_distinct_sensitive`` sensitive
     resources and looks machine-made: sequential walk of at least ``min_walk``, or
-    inter-arrival CV at most ``max_cv``, or own score at least ``min_score``. Eligible
+    inter-arrival CV at most ``max_cv`` over at least ``min_cv_requests`` requests (the CV
+    of two gaps is low half the time by chance), or own score at least ``min_score``. Eligible
     windows within ``span`` seconds of event time that share (route, IP prefix) or (route,
-    user agent) and whose request rates lie within a factor ``rate_ratio`` of the group's
-    median form a group; a group of ``min_members`` accounts is a campaign. A shared
-    attribute only counts while at least ``min_share`` of all recent windows carrying it
+    user agent), from accounts with at least ``min_windows`` such windows whose latest
+    request rates lie within a factor ``rate_ratio`` of the group's median, form a group;
+    a group of ``min_members`` accounts is a campaign. A shared attribute only counts while
+    at least ``min_share`` of the recent windows carrying it that were given to ``add``
     (eligible or not, decayed over ``span``) are eligible: a farm's /24 is nearly all
-    machine walkers, the common browser agent of thousands of people is not. A group that
-    shares a member with an active campaign on the same route joins it, so a farm whose
-    accounts rotate over three /24s is one campaign.
+    machine walkers, the common browser agent of thousands of people is not (so give it
+    every sensitive-route window, not only eligible ones). A group that shares a member
+    with an active campaign on the same route joins it, so a farm whose accounts rotate
+    over three /24s is one campaign.
 
     Parameters
     ----------
@@ -106,8 +109,11 @@ class CampaignCorrelator:
         Correlation span in event-time seconds; older summaries expire.
     min_members
         Accounts needed for a campaign.
-    min_distinct_sensitive, min_walk, max_cv, min_score
+    min_distinct_sensitive, min_walk, max_cv, min_cv_requests, min_score
         Eligibility (see above).
+    min_windows
+        Eligible windows an account needs under a shared attribute within ``span`` to be
+        a member (a person is machine-like by chance once; a farm account every minute).
     rate_ratio
         Largest factor between a member's requests and the group median.
     min_share
@@ -122,7 +128,7 @@ class CampaignCorrelator:
 
     Examples
     --------
-    >>> c = CampaignCorrelator(min_members=3, share_prior=0.0)
+    >>> c = CampaignCorrelator(min_members=3, min_windows=1, share_prior=0.0)
     >>> reports = [c.add(WindowSummary(f"bot{i}", "account", 0.0, 60.0, "GET /users/{id}",
     ...                                3.0, 3.0, 1.0, None, ("198.51.100.0/24",), "x"))
     ...            for i in range(4)]
@@ -140,7 +146,9 @@ class CampaignCorrelator:
         min_distinct_sensitive: float = 1.0,
         min_walk: float = 0.5,
         max_cv: float = 0.5,
+        min_cv_requests: float = 6.0,
         min_score: float = math.inf,
+        min_windows: int = 3,
         rate_ratio: float = 3.0,
         min_share: float = 0.5,
         share_prior: float = 10.0,
@@ -152,7 +160,9 @@ class CampaignCorrelator:
         self.min_distinct_sensitive = min_distinct_sensitive
         self.min_walk = min_walk
         self.max_cv = max_cv
+        self.min_cv_requests = min_cv_requests
         self.min_score = min_score
+        self.min_windows = min_windows
         self.rate_ratio = rate_ratio
         self.min_share = min_share
         self.share_prior = share_prior
@@ -161,7 +171,8 @@ class CampaignCorrelator:
         self.watermark = -math.inf
         self._swept = -math.inf
         self._queue: deque[WindowSummary] = deque()
-        self._groups: dict[_Key, dict[str, WindowSummary]] = {}
+        # key -> entity -> that entity's eligible windows under the key, oldest first
+        self._groups: dict[_Key, dict[str, list[WindowSummary]]] = {}
         self._active: dict[str, _Active] = {}
         self._key_to_campaign: dict[_Key, str] = {}
         # (kind, value) -> [decayed windows, decayed eligible windows, time of last update]
@@ -171,7 +182,11 @@ class CampaignCorrelator:
         """Whether a window is machine-like activity on a sensitive route."""
         if s.distinct_sensitive < self.min_distinct_sensitive:
             return False
-        regular = s.interarrival_cv is not None and s.interarrival_cv <= self.max_cv
+        regular = (
+            s.interarrival_cv is not None
+            and s.requests >= self.min_cv_requests
+            and s.interarrival_cv <= self.max_cv
+        )
         return s.sequential_walk >= self.min_walk or regular or s.score >= self.min_score
 
     def add(self, s: WindowSummary) -> list[Campaign]:
@@ -188,7 +203,7 @@ class CampaignCorrelator:
         before: dict[str, frozenset[str]] = {}
         windows: dict[str, tuple[float, float]] = {}
         for key in keys:
-            self._groups.setdefault(key, {})[s.entity] = s
+            self._groups.setdefault(key, {}).setdefault(s.entity, []).append(s)
             self._evaluate(key, before, windows)
         reports = []
         for cid in sorted(before):
@@ -236,10 +251,14 @@ class CampaignCorrelator:
         for attr, _ in by_age[: len(by_age) // 2 + 1]:
             del self._shares[attr]
 
-    def _similar(self, group: dict[str, WindowSummary]) -> list[WindowSummary]:
-        rates = [math.log(max(m.requests, 1.0)) for m in group.values()]
+    def _similar(self, group: dict[str, list[WindowSummary]]) -> list[WindowSummary]:
+        """Latest window of each persistent member whose rate is near the group median."""
+        latest = [ws[-1] for ws in group.values() if len(ws) >= self.min_windows]
+        if len(latest) < self.min_members:
+            return []
+        rates = [math.log(max(m.requests, 1.0)) for m in latest]
         mid, tol = median(rates), math.log(self.rate_ratio)
-        return [m for m, r in zip(group.values(), rates, strict=True) if abs(r - mid) <= tol]
+        return [m for m, r in zip(latest, rates, strict=True) if abs(r - mid) <= tol]
 
     def _evaluate(
         self,
@@ -254,7 +273,7 @@ class CampaignCorrelator:
         if len(similar) < self.min_members:
             return
         names = {m.entity for m in similar}
-        active = self._find(key, names)
+        active = self._find(key, set(self._groups[key]))
         if active is None:
             first = min(m.start for m in similar)
             raw = "\x1f".join((*key, f"{first:.3f}"))
@@ -289,7 +308,11 @@ class CampaignCorrelator:
             old = queue.popleft()
             for key in _keys(old):
                 group = self._groups.get(key)
-                if group is not None and group.get(old.entity) is old:
+                windows = None if group is None else group.get(old.entity)
+                if group is None or not windows or windows[0] is not old:
+                    continue
+                del windows[0]
+                if not windows:
                     del group[old.entity]
                     if not group:
                         del self._groups[key]

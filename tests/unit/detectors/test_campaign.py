@@ -122,7 +122,7 @@ def test_humans_reading_profiles_make_no_campaign() -> None:
 
 
 def test_rate_outliers_are_not_members() -> None:
-    c = CampaignCorrelator(min_members=3, share_prior=0.0)
+    c = CampaignCorrelator(min_members=3, min_windows=1, share_prior=0.0)
     base = {
         "entity_type": "account",
         "start": 0.0,
@@ -205,7 +205,7 @@ def test_farm_on_residential_ips_is_tied_by_an_unusual_agent() -> None:
             reports += c.add(
                 WindowSummary(
                     f"bot{i}", "account", minute * 60.0, minute * 60.0 + 60.0, PROFILE,
-                    3.0, 3.0, 0.0, rng.uniform(0.05, 0.3),
+                    8.0, 8.0, 0.0, rng.uniform(0.05, 0.3),
                     (f"100.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24",),
                     "python-requests/2.32",
                 )
@@ -215,3 +215,31 @@ def test_farm_on_residential_ips_is_tied_by_an_unusual_agent() -> None:
     named = {m for r in reports for m in r.members}
     assert named == {f"bot{i}" for i in range(20)}
     assert reports[-1].shared == ("user_agent=python-requests/2.32",)
+
+
+def test_regular_timing_needs_enough_requests_to_count() -> None:
+    c = CampaignCorrelator()
+    s = WindowSummary("a", "account", 0.0, 60.0, PROFILE, 3.0, 3.0, 0.0, 0.1, (), None)
+    assert not c.eligible(s)  # the CV of two gaps is low half the time by chance
+    assert c.eligible(
+        WindowSummary("a", "account", 0.0, 60.0, PROFILE, 8.0, 3.0, 0.0, 0.1, (), None)
+    )
+    assert c.eligible(
+        WindowSummary("a", "account", 0.0, 60.0, PROFILE, 2.0, 2.0, 1.0, None, (), None)
+    )
+    assert not c.eligible(
+        WindowSummary("a", "account", 0.0, 60.0, "GET /shops/{id}", 50.0, 0.0, 1.0, 0.0, (), None)
+    )
+
+
+def test_a_member_needs_several_eligible_windows() -> None:
+    c = CampaignCorrelator(min_members=5, min_windows=3, share_prior=0.0)
+    reports: list[Campaign] = []
+    for minute in range(3):
+        for i in range(5):
+            reports += c.add(
+                WindowSummary(f"a{i}", "account", minute * 60.0, minute * 60.0 + 60.0, PROFILE,
+                              2.0, 2.0, 1.0, None, (PREFIXES[0],), None)
+            )  # fmt: skip
+        assert bool(reports) == (minute == 2)
+    assert c.share("ip_prefix", PREFIXES[0]) == 1.0
