@@ -15,6 +15,7 @@ from typing import Any, Literal
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from stream.errors import BrokerUnavailableError, ScrapewatchError
 from stream.kafka.config import admin_config
 from stream.settings import Settings
 from stream.topics import TopicSpec
@@ -31,11 +32,11 @@ __all__ = [
 ]
 
 
-class KafkaAdminError(Exception):
+class KafkaAdminError(ScrapewatchError):
     """An admin operation failed; the message names the topic and the broker's answer."""
 
 
-class BrokerUnreachableError(KafkaAdminError):
+class BrokerUnreachableError(KafkaAdminError, BrokerUnavailableError):
     """No broker answered a metadata request at the bootstrap address within the timeout."""
 
 

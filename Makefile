@@ -1,0 +1,71 @@
+# scrapewatch: the front door. `make help` lists every target.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# the install stamp is keyed on pyproject.toml: a changed dependency list reinstalls
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
+PYTEST_ARGS ?=
+
+.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit \
+        test-integration lint format typecheck clean distclean
+
+help: ## List the targets with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+install: $(STAMP) ## Create .venv, install scrapewatch with its dev extras, fetch the Kafka jars
+	@$(KAFKA_LOCAL) fetch
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, got " + sys.version.split()[0]'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+kafka-fetch: $(STAMP) ## Fetch the Apache Kafka jars into .cache/kafka (Maven Central)
+	@$(KAFKA_LOCAL) fetch
+
+kafka-up: $(STAMP) ## Start the local Kafka broker (127.0.0.1:9092) and wait until it answers
+	@$(KAFKA_LOCAL) up
+
+kafka-down: ## Stop the local Kafka broker
+	@if [ -x $(PY) ]; then $(KAFKA_LOCAL) down; else python3 deploy/kafka/kafka_local.py down; fi
+
+kafka-status: $(STAMP) ## Say whether the local broker runs and answers
+	@$(KAFKA_LOCAL) status
+
+test: install ## Install, then run every test (starts the local broker when none is given)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install ## Run the integration tests against a real broker
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## Apply ruff format and the safe ruff fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP) ## mypy --strict on stream, detectors and the Kafka launcher
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy deploy/kafka/kafka_local.py
+
+clean: ## Remove build, test and lint caches (keeps .venv and the Kafka jars)
+	rm -rf build dist ./*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean ## Also stop the broker and remove .venv and .cache (jars, broker data)
+	-@$(MAKE) kafka-down
+	rm -rf $(VENV) .cache
