@@ -62,10 +62,10 @@ def install(
     stats = app.topic(topology.endpoint_stats, key_serializer="raw", value_serializer="raw",
                       partitions=1)
     alerts = app.topic(topology.alerts, key_serializer="raw", value_serializer="raw")
-    entities = app.Table("entities", partitions=topology.partitions,
-                         key_serializer="raw", value_serializer="raw")
-    endpoint_state = app.Table("endpoint-state", partitions=1,
-                               key_serializer="raw", value_serializer="raw")
+    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw")
+    entities = app.Table("entities", partitions=topology.partitions, schema=raw)
+    endpoint_state = app.Table("endpoint-state", partitions=1, schema=raw)
 
     acc: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
     ends: EndpointRuntime[Any] = EndpointRuntime(config, topology.partitions,
