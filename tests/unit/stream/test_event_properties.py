@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
 from typing import Any
 
 from hypothesis import given, settings
@@ -128,3 +129,20 @@ def test_valid_events_are_accepted_unchanged(obj: dict[str, Any]) -> None:
     result = parse_event(dumps(obj))
     assert isinstance(result, Request), result
     assert result._asdict() | obj == result._asdict()
+
+
+@settings(max_examples=500)
+@given(
+    st.ip_addresses(v=6)
+    | st.integers(0, 2**48).map(IPv6Address)
+    | st.ip_addresses(network="::ffff:0:0/96")
+)
+def test_ipv6_is_kept_in_the_canonical_form_of_the_ipaddress_module(address: IPv6Address) -> None:
+    mapped = address.ipv4_mapped
+    expected = str(mapped) if mapped is not None else str(address)
+    for text in (str(address), address.exploded, address.exploded.upper()):
+        result = event_from_obj(
+            {"ts": 1714564800, "client_ip": text, "method": "GET", "path": "/", "status": 200}
+        )
+        assert isinstance(result, Request)
+        assert result.client_ip == expected
