@@ -297,6 +297,8 @@ def _canonical_ipv6_slow(text: str) -> str | None:
 def _undecodable(raw: bytes | bytearray | memoryview, exc: ValueError) -> Rejection:
     try:
         bytes(raw).decode("utf-8")
+    except TypeError:  # a str that orjson refused (lone surrogates): not bytes at all
+        pass
     except UnicodeDecodeError as bad:
         return Rejection(
             "not_utf8",
@@ -367,7 +369,7 @@ def _describe(value: object) -> str:  # noqa: PLR0911  (one return per JSON type
             return f"string {value!r}"
         return f"string {value[:40]!r}... ({len(value)} characters)"
     if isinstance(value, list):
-        return f"array of {len(value)} items"
+        return f"array of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, dict):
-        return f"object with {len(value)} keys"
+        return f"object with {len(value)} key{'' if len(value) == 1 else 's'}"
     return type(value).__name__

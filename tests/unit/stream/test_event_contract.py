@@ -144,8 +144,8 @@ def test_ts_rejects_non_finite_numbers(value: float) -> None:
     assert (r.reason, r.field) == ("bad_value", "ts")
 
 
-@pytest.mark.parametrize(("value", "got"), [(True, "boolean true"), ([1], "array of 1 items"),
-                                            ({"s": 1}, "object with 1 keys")])  # fmt: skip
+@pytest.mark.parametrize(("value", "got"), [(True, "boolean true"), ([1], "array of 1 item"),
+                                            ({"s": 1}, "object with 1 key")])  # fmt: skip
 def test_ts_rejects_wrong_types(value: object, got: str) -> None:
     r = rejected(event(ts=value))
     assert (r.reason, r.field) == ("wrong_type", "ts")
@@ -174,7 +174,7 @@ def test_each_required_field_null_is_missing_field(name: str) -> None:
 def test_each_required_field_of_wrong_type(name: str) -> None:
     r = rejected(event(**{name: [name]}))
     assert (r.reason, r.field) == ("wrong_type", name)
-    assert r.message.endswith("got array of 1 items")
+    assert r.message.endswith("got array of 1 item")
 
 
 # --- client_ip ----------------------------------------------------------------------------
