@@ -52,6 +52,10 @@ class SelfBaseline:
         EWMA weight of the newest window (0.05 ~ a memory of 20 windows).
     warmup
         Windows to learn before scoring.
+    prior_requests
+        When scoring, a ratio is shrunk towards the entity's mean as if the window had
+        ``prior_requests`` more requests at the usual ratio: one request that happens to
+        hit a sensitive route or fail is not "100% instead of 2%".
     clip
         Winsorising bound, in standard deviations, applied when learning.
     cap
@@ -71,18 +75,21 @@ class SelfBaseline:
     True
     """
 
-    __slots__ = ("_stats", "alpha", "cap", "clip", "features", "n", "warmup")
+    __slots__ = ("_stats", "alpha", "cap", "clip", "features", "n", "prior_requests", "warmup")
 
     def __init__(
         self,
         alpha: float = 0.05,
         warmup: int = 8,
+        *,
+        prior_requests: float = 10.0,
         clip: float = 4.0,
         cap: float = 50.0,
         features: Mapping[str, tuple[bool, float]] = DEFAULT_BASELINE_FEATURES,
     ) -> None:
         self.alpha = alpha
         self.warmup = warmup
+        self.prior_requests = prior_requests
         self.clip = clip
         self.cap = cap
         self.features = features
@@ -114,12 +121,19 @@ class SelfBaseline:
         if self.n < self.warmup:
             return 0.0
         stats, best = self._stats, 0.0
+        n = x.get("requests")
+        n = None if n is None or not math.isfinite(n) else max(n, 0.0)
+        weight = (
+            1.0 if n is None or n + self.prior_requests <= 0.0 else n / (n + self.prior_requests)
+        )
         for i, (name, (log, floor)) in enumerate(self.features.items()):
             raw = x.get(name)
             mean = stats[2 * i]
             if raw is None or not math.isfinite(raw) or math.isnan(mean):
                 continue
             v = _transform(raw, log)
+            if not log:
+                v = mean + weight * (v - mean)
             z = (v - mean) / max(math.sqrt(stats[2 * i + 1]), floor)
             best = max(best, z)
         return min(best, self.cap)
@@ -153,6 +167,6 @@ class SelfBaseline:
 
     def __repr__(self) -> str:
         return (
-            f"SelfBaseline(alpha={self.alpha}, warmup={self.warmup}, clip={self.clip}, "
-            f"cap={self.cap}, n={self.n})"
+            f"SelfBaseline(alpha={self.alpha}, warmup={self.warmup}, "
+            f"prior_requests={self.prior_requests}, clip={self.clip}, cap={self.cap}, n={self.n})"
         )

@@ -51,6 +51,10 @@ class EnumerationDetector(PopulationModel):
         Smallest quantile value per quantity (see ``DEFAULT_ENUMERATION_FLOORS``).
     weights
         Multiplier per quantity (see ``DEFAULT_ENUMERATION_WEIGHTS``).
+    sample_by, seed
+        Learn a window with probability ``1 / active_windows_1h`` (seeded), so each account
+        counts about once an hour however busy it is: a farm of always-on accounts does
+        not drag the population quantile up to its own level.
 
     Examples
     --------
@@ -67,9 +71,12 @@ class EnumerationDetector(PopulationModel):
         self,
         quantile: float = 0.99,
         warmup: int = 200,
+        *,
         second_weight: float = 0.5,
         floors: Mapping[str, float] = DEFAULT_ENUMERATION_FLOORS,
         weights: Mapping[str, float] | None = DEFAULT_ENUMERATION_WEIGHTS,
+        sample_by: str | None = "active_windows_1h",
+        seed: int = 0,
     ) -> None:
         super().__init__(
             quantile=quantile,
@@ -77,6 +84,8 @@ class EnumerationDetector(PopulationModel):
             second_weight=second_weight,
             floors=floors,
             weights=weights,
+            sample_by=sample_by,
+            seed=seed,
         )
 
     def derive(self, x: Features) -> dict[str, float]:

@@ -9,6 +9,7 @@ profiles when p99 is 9" scores about 5.4 and a window at p99 scores 0.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,6 +97,12 @@ class PopulationModel:
         its keys are the quantities the model tracks.
     weights
         Multiplier of each quantity's excess (default 1.0 each).
+    sample_by
+        Optional feature ``k`` (e.g. ``active_windows_1h``): a window is learned with
+        probability ``1 / k``, so the quantiles weigh accounts, not windows, and an
+        always-on crawler or farm does not become "the population".
+    seed
+        Seed of that sampling.
 
     Examples
     --------
@@ -114,15 +121,21 @@ class PopulationModel:
         self,
         quantile: float = 0.99,
         warmup: int = 200,
+        *,
         second_weight: float = 0.5,
         floors: Mapping[str, float] = DEFAULT_POPULATION_FLOORS,
         weights: Mapping[str, float] | None = None,
+        sample_by: str | None = None,
+        seed: int = 0,
     ) -> None:
         self.quantile = quantile
         self.warmup = warmup
         self.second_weight = second_weight
         self.floors = dict(floors)
         self.weights = dict(weights or {})
+        self.sample_by = sample_by
+        self.seed = seed
+        self._rng = random.Random(seed)
         self.n = 0
         self._high = {name: stats.Quantile(quantile) for name in self.floors}
         self._median = {name: stats.Quantile(0.5) for name in self.floors}
@@ -133,6 +146,10 @@ class PopulationModel:
 
     def learn_one(self, x: Features) -> None:
         """Add one account window judged normal to the population."""
+        if self.sample_by is not None:
+            k = x.get(self.sample_by)
+            if k is not None and math.isfinite(k) and k > 1.0 and self._rng.random() * k >= 1.0:
+                return
         for name, value in self.derive(x).items():
             if name in self._high:
                 self._high[name].update(value)
@@ -190,5 +207,6 @@ class PopulationModel:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(quantile={self.quantile}, warmup={self.warmup}, "
-            f"second_weight={self.second_weight}, n={self.n})"
+            f"second_weight={self.second_weight}, sample_by={self.sample_by!r}, "
+            f"seed={self.seed}, n={self.n})"
         )

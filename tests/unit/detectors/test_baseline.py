@@ -78,3 +78,15 @@ def test_per_account_state_is_tiny() -> None:
     assert len(pickle.dumps(b)) < 400  # default feature table is not pickled per account
     copy = pickle.loads(pickle.dumps(b))
     assert copy.features is b.features
+
+
+def test_a_tiny_window_is_not_a_ratio_anomaly() -> None:
+    b = SelfBaseline()
+    for _ in range(30):
+        b.learn_one({"requests": 8.0, "sensitive_share": 0.0, "error_ratio": 0.0})
+    # one request that happened to be a profile view or a 404
+    assert b.score_one({"requests": 1.0, "sensitive_share": 1.0, "error_ratio": 1.0}) < 1.0
+    # hundreds of requests all on sensitive routes are
+    assert b.score_one({"requests": 400.0, "sensitive_share": 1.0}) > 6.0
+    assert b.score_one({"requests": -5.0, "sensitive_share": 1.0}) == 0.0
+    assert SelfBaseline(prior_requests=0.0, warmup=0).score_one({"requests": 0.0}) == 0.0

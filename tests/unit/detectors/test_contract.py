@@ -93,7 +93,7 @@ CASES = [
             "sensitive_requests_1h": 360.0,
             "active_windows_1h": 60.0,
         },
-        400,
+        6000,  # learns ~1 window in 15 (sampled by active_windows_1h)
     ),
     Case(
         "endpoint",
