@@ -92,9 +92,7 @@ def evaluate(
         scenarios[name] = row
     benign = by_scenario.get("benign", [])
     benign_accounts = [b for b in benign if b["entity_type"] == "account"]
-    named_accounts = [
-        b for b in benign_accounts if (b["entity_type"], b["entity"]) in first_named
-    ]
+    named_accounts = [b for b in benign_accounts if (b["entity_type"], b["entity"]) in first_named]
     named_benign = [b for b in benign if (b["entity_type"], b["entity"]) in first_named]
     return {
         "scenarios": scenarios,
@@ -161,7 +159,9 @@ def format_table(report: Mapping[str, Any], targets: Targets | None = None) -> s
         f"benign accounts: {b['accounts_named']}/{b['accounts']} ({b['account_fp_rate']:.2%})"
     )
     verdict = check(report, targets)
-    lines.append("targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in verdict.items()))
+    lines.append(
+        "targets: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in verdict.items())
+    )
     return "\n".join(lines)
 
 

@@ -47,7 +47,11 @@ _PHRASES: dict[str, str] = {
     "distinct_sensitive_24h": "touched {v} distinct sensitive resources in the last 24 h",
     "distinct_resources_1h": "touched {v} distinct resources in the last hour",
     "sensitive_requests_1h": "made {v} requests to sensitive routes in the last hour",
-    "distinct_accounts": "was called by {v} distinct accounts in {w}",
+}
+_ENDPOINT_PHRASES: dict[str, str] = {
+    "requests": "{e} received {v} requests in {w}; forecast was {b}",
+    "distinct_accounts": "{e} was called by {v} distinct accounts in {w}; forecast was {b}",
+    "distinct_resources": "{e} served {v} distinct resources in {w}; forecast was {b}",
 }
 _SHARES = frozenset({"sequential_walk", "sensitive_share", "error_ratio", "top_share"})
 _AGAINST = {
@@ -85,8 +89,8 @@ def span_text(seconds: float) -> str:
 def reason(name: str, value: float, baseline: float | None, detector: str, window: float) -> str:
     """One plain-language reason for one feature against its baseline.
 
-    >>> reason("distinct_sensitive", 412.0, 9.0, "population", 60.0)
-    'touched 412 distinct sensitive resources (user profiles, phone numbers) in 60 s; population p99 is 9'
+    >>> reason("requests", 412.0, 9.0, "population", 60.0)
+    'made 412 requests in 60 s; population p99 is 9'
     """
     share = name in _SHARES
     phrase = _PHRASES.get(name, name.replace("_", " ") + " was {v} in {w}")
@@ -152,7 +156,10 @@ def account_alert(
     if model is None:
         base: Mapping[str, float] = own
         values: dict[str, float] = dict(x)
-        ranked = sorted((n for n in own if n in x), key=lambda n: -(x[n] + 1.0) / (own[n] + 1.0))
+        ranked = sorted(
+            (n for n in own if n in x and x[n] > own[n]),
+            key=lambda n: (-(x[n] + 1.0) / (own[n] + 1.0), n),
+        )
     else:
         base = model.baselines()
         values = {**x, **model.derive(x)}
@@ -161,9 +168,7 @@ def account_alert(
     reasons = [reason(n, values[n], base.get(n), detector, config.window) for n in ranked[:3]]
     if not reasons:
         reasons = [f"{detector} score {fmt(score)} is above its threshold {fmt(threshold)}"]
-    features = {
-        n: (v, base.get(n, own.get(n))) for n, v in values.items() if math.isfinite(v)
-    }
+    features = {n: (v, base.get(n, own.get(n))) for n, v in values.items() if math.isfinite(v)}
     return make_alert(
         entity_type=acc.entity_type,
         entity=entity,
@@ -204,9 +209,11 @@ def endpoint_alert(
         (n for n in forecast if n in features),
         key=lambda n: -(features[n] + 1.0) / (forecast[n] + 1.0),
     )
+    w = span_text(config.window)
     reasons = [
-        f"{endpoint}: " + reason(n, features[n], forecast[n], "endpoint", config.window)
+        _ENDPOINT_PHRASES[n].format(e=endpoint, v=fmt(features[n]), w=w, b=fmt(forecast[n]))
         for n in ranked[:2]
+        if n in _ENDPOINT_PHRASES
     ]
     if top:
         who = ", ".join(f"{e} ({c})" for e, c in top[:3])
@@ -239,6 +246,7 @@ def campaign_alert(
     *,
     campaign: Campaign,
     min_members: int,
+    joined: int,
     severity: Severity,
     window: tuple[float, float],
     config: DetectionConfig,
@@ -250,8 +258,8 @@ def campaign_alert(
         f"{len(members)} accounts walked {campaign.route} alike within "
         f"{span_text(window[1] - campaign.first_window_start)}, sharing {shared}",
     ]
-    if campaign.new_members:
-        reasons.append(f"{len(campaign.new_members)} joined in the last {span_text(config.window)}")
+    if 0 < joined < len(members):
+        reasons.append(f"{joined} joined since the last report")
     return make_alert(
         entity_type="campaign",
         entity=campaign.campaign_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
@@ -68,7 +69,7 @@ def sequential_walk(ids: set[str]) -> float:
     nums = sorted(int(i) for i in ids if i.isdigit())
     if len(nums) < 2:
         return 0.0
-    close = sum(1 for a, b in zip(nums, nums[1:], strict=False) if b - a <= _WALK_GAP)
+    close = sum(1 for a, b in pairwise(nums) if b - a <= _WALK_GAP)
     return close / (len(nums) - 1)
 
 
@@ -81,7 +82,7 @@ def interarrival_cv(times: list[float]) -> float | None:
     if len(times) < 3:
         return None
     ts = sorted(times)
-    gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+    gaps = [b - a for a, b in pairwise(ts)]
     mean = sum(gaps) / len(gaps)
     if mean <= 0.0:
         return 0.0
@@ -95,8 +96,8 @@ class AccountWindow:
     __slots__ = (
         "agents",
         "auth_failures",
-        "entity_type",
         "endpoints",
+        "entity_type",
         "errors",
         "ips",
         "requests",
@@ -119,7 +120,7 @@ class AccountWindow:
         self.ips: set[str] = set()
         self.agents: list[str] = []
 
-    def add(
+    def add(  # noqa: PLR0917  (per event: positional arguments are the cheapest call)
         self,
         ts: float,
         endpoint: str,
@@ -189,7 +190,14 @@ class EndpointWindow:
             self.resources.update(ids)
 
     def partial(
-        self, endpoint: str, start: float, end: float, source: int, top_k: int, lg_k: int,
+        self,
+        *,
+        endpoint: str,
+        start: float,
+        end: float,
+        source: int,
+        top_k: int,
+        lg_k: int,
         samples: int = 10,
     ) -> EndpointPartial:
         """This window as a partial record for cross-partition combination."""
@@ -267,9 +275,7 @@ def combine_partials(
     """
     requests = sum(p.requests for p in parts)
     accounts = sum(p.distinct_accounts for p in parts)
-    top = tuple(
-        sorted((kv for p in parts for kv in p.top), key=lambda kv: (-kv[1], kv[0]))[:top_k]
-    )
+    top = tuple(sorted((kv for p in parts for kv in p.top), key=lambda kv: (-kv[1], kv[0]))[:top_k])
     union = hll_union(lg_k)
     for p in parts:
         union.update(hll_sketch.deserialize(p.resources))

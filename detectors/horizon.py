@@ -15,7 +15,7 @@ from typing import Any
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
 
-__all__ = ["DAY_BUCKET", "HOUR_BUCKET", "HORIZON_FEATURES", "Horizon"]
+__all__ = ["DAY_BUCKET", "HORIZON_FEATURES", "HOUR_BUCKET", "Horizon"]
 
 HOUR_BUCKET = 900.0
 DAY_BUCKET = 3 * 3600.0
@@ -106,7 +106,13 @@ class Horizon:
             )
         else:
             hour.append(
-                (hb, _add(None, sensitive, lg_k), _add(None, resources, lg_k), sensitive_requests, 1)
+                (
+                    hb,
+                    _add(None, sensitive, lg_k),
+                    _add(None, resources, lg_k),
+                    sensitive_requests,
+                    1,
+                )
             )
         self.hour = hour
         db = int(window_start // DAY_BUCKET)

@@ -46,14 +46,12 @@ def template(path: str) -> tuple[str, tuple[str, ...]]:
         path = path[:q]
     segs = path.split("/")
     ids: list[str] | None = None
-    i = 0
-    for seg in segs:  # isdigit and len first: most segments are short words
+    for i, seg in enumerate(segs):  # isdigit and len first: most segments are short words
         if seg.isdigit() or (len(seg) >= 16 and _is_long_id(seg)):
             if ids is None:
                 ids = []
             ids.append(seg)
             segs[i] = "{id}"
-        i += 1
     if ids is None:
         return path, _NO_IDS
     return "/".join(segs), tuple(ids)

@@ -21,8 +21,8 @@ from detectors.baseline import SelfBaseline
 from detectors.campaign import CampaignCorrelator, WindowSummary, ip_prefix
 from detectors.config import DetectionConfig
 from detectors.decision import Decider, may_learn, severity_of
-from detectors.enumeration import EnumerationDetector
 from detectors.endpoint import EndpointForecast
+from detectors.enumeration import EnumerationDetector
 from detectors.explain import account_alert, campaign_alert, endpoint_alert
 from detectors.features import AccountWindow, EndpointPartial, EndpointWindow, combine_partials
 from detectors.horizon import Horizon
@@ -141,6 +141,8 @@ class AccountStage:
         self._open: dict[int, dict[str, AccountWindow]] = {}
         self._endpoints: dict[int, dict[str, EndpointWindow]] = {}
         self._late_reported = 0
+        policy = config.extra.get("account_policy", {})
+        self.self_min_requests = int(policy.get("self_min_requests", 10))
 
     @property
     def watermark(self) -> float:
@@ -196,8 +198,15 @@ class AccountStage:
             cfg = self.config
             for endpoint, ep in sorted(self._endpoints.pop(k).items()):
                 out.partials.append(
-                    ep.partial(endpoint, start, end, self.partition, cfg.top_k, cfg.hll_lg_k,
-                               cfg.sample_ids)
+                    ep.partial(
+                        endpoint=endpoint,
+                        start=start,
+                        end=end,
+                        source=self.partition,
+                        top_k=cfg.top_k,
+                        lg_k=cfg.hll_lg_k,
+                        samples=cfg.sample_ids,
+                    )
                 )
             self._expire(end, out)
         out.late_events = self.clock.late - self._late_reported
@@ -227,10 +236,13 @@ class AccountStage:
         x.update(long)
         models, decider = self.models, self.models.decider
         allowlisted = decider.allowlist.contains(etype, entity, end)
+        # a window of a handful of requests says nothing about the account against itself
+        # (one request is 100% of anything), so the self baseline neither scores nor learns it
+        judged_by_self = acc.requests >= self.self_min_requests
         scores = {
             "population": models.population.score_one(x),
             "enumeration": models.enumeration.score_one(x),
-            "self_baseline": st.baseline.score_one(x),
+            "self_baseline": st.baseline.score_one(x) if judged_by_self else 0.0,
         }
         flagged = False
         best: tuple[int, float, str, float, float, Severity] | None = None
@@ -266,17 +278,26 @@ class AccountStage:
                 )
             )
         if may_learn(flagged=flagged, allowlisted=allowlisted):
-            st.baseline.learn_one(x)
+            if judged_by_self:
+                st.baseline.learn_one(x)
             models.population.learn_one(x)
             models.enumeration.learn_one(x)
         out.updated.append((entity, st))
         if acc.sensitive_ids and not allowlisted:
-            summary = self._summary(entity, acc, x, start, end, max(scores.values()))
+            summary = self._summary(
+                entity=entity, acc=acc, x=x, start=start, end=end, score=max(scores.values())
+            )
             if self.campaign_filter.eligible(summary):
                 out.summaries.append(summary)
 
     def _summary(
-        self, entity: str, acc: AccountWindow, x: dict[str, float], start: float, end: float,
+        self,
+        *,
+        entity: str,
+        acc: AccountWindow,
+        x: dict[str, float],
+        start: float,
+        end: float,
         score: float,
     ) -> WindowSummary:
         sensitive = [e for e in acc.endpoints if self.routes.is_sensitive(e)]
@@ -407,9 +428,7 @@ class EndpointStage:
         feats, top, ids = combine_partials(parts, cfg.top_k, cfg.hll_lg_k, cfg.sample_ids)
         forecast = self.forecasts.get(endpoint)
         if forecast is None:
-            forecast = self.forecasts[endpoint] = EndpointForecast(
-                **cfg.extra.get("endpoint", {})
-            )
+            forecast = self.forecasts[endpoint] = EndpointForecast(**cfg.extra.get("endpoint", {}))
         score = forecast.score_one(feats)
         baselines = forecast.baselines()
         cal = self.decider.calibrator("endpoint")
@@ -447,5 +466,10 @@ class EndpointStage:
             return None  # grew by less than 20% without a higher severity
         self._alerted[c.campaign_id] = (len(c.members), rank)
         return campaign_alert(
-            campaign=c, min_members=minimum, severity=severity, window=window, config=self.config
+            campaign=c,
+            min_members=minimum,
+            joined=len(c.members) - (0 if last is None else last[0]),
+            severity=severity,
+            window=window,
+            config=self.config,
         )

@@ -66,7 +66,7 @@ class WindowClock:
             self.late += 1
             return None
         wm = ts - self.lateness
-        if wm > self.watermark:
+        if wm > self.watermark:  # noqa: PLR1730  (per event: a comparison beats max())
             self.watermark = wm
         self._seen = True
         return k
@@ -77,8 +77,7 @@ class WindowClock:
 
     def raise_to(self, watermark: float) -> None:
         """Raise the watermark to ``watermark`` (never lowers it)."""
-        if watermark > self.watermark:
-            self.watermark = watermark
+        self.watermark = max(self.watermark, watermark)
 
     def due(self, open_windows: Iterable[int], now: float | None = None) -> list[int]:
         """Windows among ``open_windows`` to close now, oldest first; marks them closed.
