@@ -41,8 +41,10 @@ class Calibrator:
     """Streaming threshold for one detector at a target alert rate, never below a minimum.
 
     The threshold is the ``1 - target_rate`` quantile of the scores seen (P² estimate,
-    ``river.stats.Quantile``), or ``min_threshold`` if higher; before ``warmup`` scores
-    only ``min_threshold`` applies.
+    ``river.stats.Quantile``) clamped to ``[min_threshold, max_threshold]``; before
+    ``warmup`` scores only ``min_threshold`` applies. The ceiling matters: the windows of
+    a persistent crawler or farm can fill the top ``target_rate`` of all windows, and an
+    uncapped quantile would then rise until the attacker no longer alerts.
 
     Parameters
     ----------
@@ -52,6 +54,8 @@ class Calibrator:
         Fixed floor of the threshold, in the detector's score units.
     warmup
         Scores to see before the quantile is trusted.
+    max_threshold
+        Ceiling of the calibrated threshold (``None``: no ceiling).
 
     Examples
     --------
@@ -65,13 +69,22 @@ class Calibrator:
     """
 
     def __init__(
-        self, target_rate: float = 0.001, min_threshold: float = 1.0, warmup: int = 1000
+        self,
+        target_rate: float = 0.001,
+        min_threshold: float = 1.0,
+        warmup: int = 1000,
+        max_threshold: float | None = None,
     ) -> None:
         if not 0.0 < target_rate < 1.0:
             raise ValueError(f"target_rate must be in (0, 1), got {target_rate!r}")
+        if max_threshold is not None and max_threshold < min_threshold:
+            raise ValueError(
+                f"max_threshold must be >= min_threshold ({min_threshold!r}), got {max_threshold!r}"
+            )
         self.target_rate = target_rate
         self.min_threshold = min_threshold
         self.warmup = warmup
+        self.max_threshold = max_threshold
         self.n = 0
         self._quantile = stats.Quantile(1.0 - target_rate)
 
@@ -87,7 +100,11 @@ class Calibrator:
         if self.n < self.warmup:
             return self.min_threshold
         q = self._quantile.get()
-        return self.min_threshold if q is None else max(self.min_threshold, q)
+        if q is None:
+            return self.min_threshold
+        if self.max_threshold is not None:
+            q = min(q, self.max_threshold)
+        return max(self.min_threshold, q)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "state_version": STATE_VERSION}
@@ -99,7 +116,7 @@ class Calibrator:
     def __repr__(self) -> str:
         return (
             f"Calibrator(target_rate={self.target_rate}, min_threshold={self.min_threshold}, "
-            f"warmup={self.warmup}, n={self.n})"
+            f"warmup={self.warmup}, max_threshold={self.max_threshold}, n={self.n})"
         )
 
 
@@ -251,6 +268,9 @@ class Decision:
 class Decider:
     """Calibrators per detector, one cooldown and one allowlist: a score in, a decision out.
 
+    Each detector's calibrator has the detector's minimum threshold (``min_thresholds``,
+    else ``default_min_threshold``) and a ceiling of ``max_factor`` times it.
+
     Examples
     --------
     >>> d = Decider(warmup=10)
@@ -264,6 +284,7 @@ class Decider:
 
     target_rate: float = 0.001
     warmup: int = 1000
+    max_factor: float | None = 2.0
     cooldown_seconds: float = 900.0
     min_thresholds: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_MIN_THRESHOLDS)
@@ -282,7 +303,8 @@ class Decider:
         cal = self.calibrators.get(detector)
         if cal is None:
             minimum = self.min_thresholds.get(detector, self.default_min_threshold)
-            cal = Calibrator(self.target_rate, minimum, self.warmup)
+            ceiling = None if self.max_factor is None else minimum * self.max_factor
+            cal = Calibrator(self.target_rate, minimum, self.warmup, ceiling)
             self.calibrators[detector] = cal
         return cal
 

@@ -153,3 +153,20 @@ def test_state_of_another_version_is_refused() -> None:
     state["state_version"] = -1
     with pytest.raises(ValueError, match="Cooldown state version -1 cannot be loaded"):
         Cooldown().__setstate__(state)
+
+
+def test_a_persistent_attacker_cannot_calibrate_itself_out_of_alerting() -> None:
+    d = Decider(warmup=100)
+    minimum = DEFAULT_MIN_THRESHOLDS["enumeration"]
+    for i in range(5000):  # the attacker's windows fill the top of the score distribution
+        d.decide("enumeration", "account", f"h{i}", 0.0, now=float(i))
+        d.decide("enumeration", "account", "crawler", 10.0, now=float(i))
+    assert d.calibrator("enumeration").threshold == minimum * d.max_factor  # type: ignore[operator]
+    assert d.decide("enumeration", "account", "crawler", 10.0, now=1e6).alert
+    uncapped = Calibrator(target_rate=0.001, min_threshold=minimum, warmup=100)
+    for _ in range(5000):
+        uncapped.update(0.0)
+        uncapped.update(10.0)
+    assert uncapped.threshold == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="max_threshold must be >= min_threshold"):
+        Calibrator(min_threshold=2.0, max_threshold=1.0)
