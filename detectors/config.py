@@ -10,18 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from detectors.site import SENSITIVE_ROUTES
+
 __all__ = ["DEFAULT_SENSITIVE_ROUTES", "DetectionConfig"]
 
-#: Routes that expose personal data, one request per person: what a crawler enumerates.
-#: Matches the simulator's ``SENSITIVE_ROUTES`` (a test keeps the two in step).
-DEFAULT_SENSITIVE_ROUTES: frozenset[str] = frozenset(
-    {
-        "/api/users/{id}",
-        "/api/users/{id}/profile",
-        "/api/users/{id}/phone",
-        "/api/users/{id}/comments",
-    }
-)
+#: Endpoints that expose personal data, one request per person: what a crawler enumerates.
+#: The simulated shop's own list, so replaying a simulation needs no configuration.
+DEFAULT_SENSITIVE_ROUTES: frozenset[str] = frozenset(SENSITIVE_ROUTES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,13 @@ ACCOUNT_DETECTORS: tuple[str, ...] = ("population", "enumeration", "self_baselin
 _MAX_IPS_PER_SUMMARY = 4
 
 
+def _prefix(ip: str) -> str:
+    """``ip_prefix`` without the ``ipaddress`` cost for the common (validated IPv4) case."""
+    if ":" in ip:
+        return ip_prefix(ip)
+    return ip[: ip.rfind(".")] + ".0/24"
+
+
 class EntityState:
     """What one entity's durable state is: its long horizons and its self baseline."""
 
@@ -137,7 +144,6 @@ class AccountStage:
         self.routes = Routes(config.known_routes, config.sensitive_routes)
         self.clock = WindowClock(config.window, config.lateness, config.idle_timeout)
         self.states: OrderedDict[str, EntityState] = OrderedDict()
-        self.campaign_filter = CampaignCorrelator(**config.extra.get("campaign", {}))
         self._open: dict[int, dict[str, AccountWindow]] = {}
         self._endpoints: dict[int, dict[str, EndpointWindow]] = {}
         self._late_reported = 0
@@ -284,11 +290,13 @@ class AccountStage:
             models.enumeration.learn_one(x)
         out.updated.append((entity, st))
         if acc.sensitive_ids and not allowlisted:
-            summary = self._summary(
-                entity=entity, acc=acc, x=x, start=start, end=end, score=max(scores.values())
+            # every sensitive-route window, eligible or not: the correlator weighs how much
+            # of an IP prefix's or agent's traffic is machine-like before trusting it
+            out.summaries.append(
+                self._summary(
+                    entity=entity, acc=acc, x=x, start=start, end=end, score=max(scores.values())
+                )
             )
-            if self.campaign_filter.eligible(summary):
-                out.summaries.append(summary)
 
     def _summary(
         self,
@@ -302,7 +310,7 @@ class AccountStage:
     ) -> WindowSummary:
         sensitive = [e for e in acc.endpoints if self.routes.is_sensitive(e)]
         ranked = sorted(sensitive or acc.endpoints, key=lambda e: (-acc.endpoints[e], e))
-        prefixes = sorted({ip_prefix(ip) for ip in sorted(acc.ips)[:_MAX_IPS_PER_SUMMARY]})
+        prefixes = sorted({_prefix(ip) for ip in sorted(acc.ips)[:_MAX_IPS_PER_SUMMARY]})
         return WindowSummary(
             entity=entity,
             entity_type=acc.entity_type,

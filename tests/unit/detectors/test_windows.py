@@ -1,0 +1,43 @@
+"""Event-time tumbling windows: watermark, lateness, idle close."""
+
+from __future__ import annotations
+
+from detectors.windows import WindowClock
+
+
+def test_window_closes_when_the_watermark_passes_its_end() -> None:
+    c = WindowClock(size=60.0, lateness=10.0)
+    assert c.observe(0.0) == 0
+    assert c.observe(69.0) == 1
+    assert c.due([0, 1]) == []  # watermark 59 < 60
+    assert c.observe(70.0) == 1
+    assert c.due([0, 1]) == [0]  # watermark 60
+    assert c.watermark == 60.0
+
+
+def test_out_of_order_within_lateness_is_kept_and_after_close_is_counted_late() -> None:
+    c = WindowClock(size=60.0, lateness=10.0)
+    c.observe(65.0)
+    assert c.observe(55.0) == 0  # late but allowed: window 0 still open
+    c.observe(75.0)
+    assert c.due([0, 1]) == [0]
+    assert c.observe(59.0) is None
+    assert c.late == 1
+    assert c.observe(61.0) == 1  # window 1 is still open
+
+
+def test_idle_stream_closes_open_windows_by_wall_clock() -> None:
+    c = WindowClock(size=60.0, lateness=10.0, idle_timeout=30.0)
+    c.observe(5.0)
+    assert c.due([0], now=1000.0) == []  # activity since the last call
+    assert c.due([0], now=1020.0) == []  # idle for 20 s only
+    assert c.due([0], now=1031.0) == [0]
+    assert c.watermark >= 60.0
+    assert c.observe(30.0) is None  # the idle-closed window does not reopen
+
+
+def test_close_all_and_negative_times() -> None:
+    c = WindowClock(size=60.0)
+    assert c.index(-1.0) == -1
+    assert c.close_all([3, 1]) == [1, 3]
+    assert c.closed_until == 4
