@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping
+from math import isnan, sqrt
 from typing import Any
 
 from detectors.base import STATE_VERSION, Features
@@ -28,8 +29,17 @@ DEFAULT_BASELINE_FEATURES: Mapping[str, tuple[bool, float]] = {
     "error_ratio": (False, 0.15),
 }
 
+_DEFAULT_SPEC = tuple((n, log, floor) for n, (log, floor) in DEFAULT_BASELINE_FEATURES.items())
 _NAN = float("nan")
 _MAX_COUNT = 1e12
+_HUGE = 1e300
+
+
+def _spec(features: Mapping[str, tuple[bool, float]]) -> tuple[tuple[str, bool, float], ...]:
+    """The feature table as a flat tuple (prebuilt for the default table: hot path)."""
+    if features is DEFAULT_BASELINE_FEATURES:
+        return _DEFAULT_SPEC
+    return tuple((name, log, floor) for name, (log, floor) in features.items())
 
 
 def _transform(raw: float, log: bool) -> float:
@@ -99,43 +109,46 @@ class SelfBaseline:
 
     def learn_one(self, x: Features) -> None:
         """Fold one window judged normal into the running means and variances."""
-        stats, alpha = self._stats, self.alpha
-        for i, (name, (log, floor)) in enumerate(self.features.items()):
-            raw = x.get(name)
-            if raw is None or not math.isfinite(raw):
-                continue
-            v = _transform(raw, log)
-            mean = stats[2 * i]
-            if math.isnan(mean):
-                stats[2 * i] = v
-                continue
-            var = stats[2 * i + 1]
-            bound = self.clip * max(math.sqrt(var), floor)
-            d = min(max(v - mean, -bound), bound)
-            stats[2 * i] = mean + alpha * d
-            stats[2 * i + 1] = (1.0 - alpha) * (var + alpha * d * d)
+        stats, alpha, clip, get = self._stats, self.alpha, self.clip, x.get
+        i = 0
+        for name, log, floor in _spec(self.features):
+            raw = get(name)
+            if raw is not None and -_HUGE < raw < _HUGE:  # also skips NaN
+                v = _transform(raw, log)
+                mean = stats[i]
+                if isnan(mean):  # first observation
+                    stats[i] = v
+                else:
+                    var = stats[i + 1]
+                    bound = clip * max(sqrt(var), floor)
+                    d = v - mean
+                    d = -bound if d < -bound else (bound if d > bound else d)
+                    stats[i] = mean + alpha * d
+                    stats[i + 1] = (1.0 - alpha) * (var + alpha * d * d)
+            i += 2
         self.n += 1
 
     def score_one(self, x: Features) -> float:
         """Largest positive z-score of ``x`` against this entity's history (0.0 warming up)."""
         if self.n < self.warmup:
             return 0.0
-        stats, best = self._stats, 0.0
-        n = x.get("requests")
-        n = None if n is None or not math.isfinite(n) else max(n, 0.0)
-        weight = (
-            1.0 if n is None or n + self.prior_requests <= 0.0 else n / (n + self.prior_requests)
-        )
-        for i, (name, (log, floor)) in enumerate(self.features.items()):
-            raw = x.get(name)
-            mean = stats[2 * i]
-            if raw is None or not math.isfinite(raw) or math.isnan(mean):
-                continue
-            v = _transform(raw, log)
-            if not log:
-                v = mean + weight * (v - mean)
-            z = (v - mean) / max(math.sqrt(stats[2 * i + 1]), floor)
-            best = max(best, z)
+        stats, best, get = self._stats, 0.0, x.get
+        n = get("requests")
+        n = None if n is None or not -_HUGE < n < _HUGE else max(n, 0.0)
+        prior = self.prior_requests
+        weight = 1.0 if n is None or n + prior <= 0.0 else n / (n + prior)
+        i = 0
+        for name, log, floor in _spec(self.features):
+            raw = get(name)
+            mean = stats[i]
+            if raw is not None and -_HUGE < raw < _HUGE and not isnan(mean):
+                v = _transform(raw, log)
+                if v > mean:
+                    if not log:
+                        v = mean + weight * (v - mean)
+                    z = (v - mean) / max(sqrt(stats[i + 1]), floor)
+                    best = max(best, z)
+            i += 2
         return min(best, self.cap)
 
     def baselines(self) -> dict[str, float]:

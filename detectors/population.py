@@ -69,6 +69,10 @@ def derived_features(x: Features) -> dict[str, float]:
     return {k: min(max(v, 0.0), MAX_VALUE) for k, v in out.items() if math.isfinite(v)}
 
 
+#: Learned windows between refreshes of the cached references (quantiles move slowly).
+_REFRESH = 16
+
+
 def _unit(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else _clamp(v)
 
@@ -161,16 +165,23 @@ class PopulationModel:
         out: dict[str, float] = {}
         if self.n < self.warmup:
             return out
+        refs = self._references()
+        weights = self.weights
         for name, value in self.derive(x).items():
-            high = self._high.get(name)
-            if high is None:
-                continue
-            ref = max(high.get() or 0.0, self.floors[name])
-            ratio = (1.0 + max(value, 0.0)) / (1.0 + ref)
-            excess = self.weights.get(name, 1.0) * math.log2(ratio)
-            if excess > 0.0:
-                out[name] = excess
+            ref = refs.get(name)
+            if ref is not None and value > ref:
+                excess = weights.get(name, 1.0) * math.log2((1.0 + value) / (1.0 + ref))
+                if excess > 0.0:
+                    out[name] = excess
         return out
+
+    def _references(self) -> dict[str, float]:
+        """Floored quantiles, refreshed every ``_REFRESH`` learned windows (hot path)."""
+        refs: dict[str, float] | None = self.__dict__.get("_refs")
+        if refs is None or self.n - self.__dict__.get("_refs_at", 0) >= _REFRESH:
+            refs = self.baselines()
+            self._refs, self._refs_at = refs, self.n
+        return refs
 
     def score_one(self, x: Features) -> float:
         """Largest excess over the population p99 plus a share of the second largest."""
