@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from detectors.features import (
@@ -83,10 +85,9 @@ def test_endpoint_partials_combine_exactly_and_in_any_order() -> None:
 
 
 def test_partial_and_summary_round_trip_through_json_dicts() -> None:
-    import json
-
     p = _partial(2, {"u1": 2}, ["5"])
     assert EndpointPartial.from_dict(json.loads(json.dumps(p.to_dict()))) == p
-    s = WindowSummary("u1", "account", 0.0, 60.0, PROFILE, 3.0, 3.0, 1.0, None,
-                      ("198.51.100.0/24",), "bot/1", 2.5)  # fmt: skip
+    s = WindowSummary(
+        "u1", "account", 0.0, 60.0, PROFILE, 3.0, 3.0, 1.0, None, ("198.51.100.0/24",), "bot/1", 2.5
+    )
     assert summary_from_dict(json.loads(json.dumps(summary_to_dict(s)))) == s

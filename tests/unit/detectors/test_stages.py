@@ -13,6 +13,7 @@ import pytest
 
 from detectors.config import DetectionConfig
 from detectors.events import Request
+from detectors.features import EndpointWindow
 from detectors.stages import (
     AccountStage,
     EndpointPartial,
@@ -182,17 +183,17 @@ def test_idle_entities_expire_after_the_ttl() -> None:
     assert list(stage.states) == ["new"]
 
 
-def _partial(source: int, endpoint: str, start: float, top: tuple[tuple[str, int], ...],
-             requests: int) -> EndpointPartial:  # fmt: skip
-    from detectors.features import EndpointWindow
-
+def _partial(
+    source: int, endpoint: str, start: float, top: tuple[tuple[str, int], ...], requests: int
+) -> EndpointPartial:
     w = EndpointWindow()
     for entity, n in top:
         for i in range(n):
             w.add(entity, (f"{entity}-{i}",))
     w.requests = requests
-    return w.partial(endpoint=endpoint, start=start, end=start + 60.0, source=source, top_k=5,
-                     lg_k=8)  # fmt: skip
+    return w.partial(
+        endpoint=endpoint, start=start, end=start + 60.0, source=source, top_k=5, lg_k=8
+    )
 
 
 def _endpoint_inputs() -> list[EndpointPartial]:
@@ -251,7 +252,7 @@ def test_campaign_alert_lists_members() -> None:
             None,
             ("198.51.100.0/24",),
             f"agent/{i}",
-        )  # fmt: skip
+        )
         for m in range(4)
         for i in range(8)
     ]
