@@ -89,9 +89,15 @@ class EndpointForecast:
             self.min_std,
         )
 
-    def learn_one(self, x: Features) -> None:
-        """Fold one window judged normal into the endpoint's levels and variances."""
-        stats, alpha = self._stats, self.alpha
+    def learn_one(self, x: Features, weight: float = 1.0) -> None:
+        """Fold one window into the endpoint's levels and variances.
+
+        ``weight`` (0..1) scales the EWMA step: pass a small weight for flagged windows so
+        a lasting, legitimate level shift is eventually absorbed instead of alerting
+        forever, while one surge barely moves the forecast.
+        """
+        stats = self._stats
+        alpha = self.alpha * min(max(weight, 0.0), 1.0)
         for i, name in enumerate(ENDPOINT_FEATURES):
             v = x.get(name)
             if v is None or not math.isfinite(v):

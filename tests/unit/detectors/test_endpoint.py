@@ -75,3 +75,13 @@ def test_state_is_tiny() -> None:
     f = _warm()
     assert sys.getsizeof(f) + sys.getsizeof(f._stats) < 400
     assert len(pickle.dumps(f)) < 400
+
+
+def test_flagged_windows_can_teach_with_a_small_weight() -> None:
+    f, g = _warm(), _warm()
+    shifted = {**USUAL, "requests": 3000.0}
+    for _ in range(50):
+        f.learn_one(shifted, weight=0.1)
+        g.learn_one(shifted, weight=0.0)
+    assert f.score_one(shifted) < g.score_one(shifted) / 2
+    assert g.baselines() == _warm().baselines()  # weight 0 learns nothing but the count
