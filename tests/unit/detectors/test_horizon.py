@@ -17,8 +17,8 @@ def test_distinct_counts_over_the_hour_and_the_day() -> None:
         ids = {str(minute * 10 + i) for i in range(10)}
         feats, new = h.update(minute * 60.0, ids, ids, 10)
         news.append(new)
-    # a difference of HLL estimates: exact while the sketch is small, noisy after
-    assert news[:5] == [1.0] * 5
+    # a difference of HLL estimates: near exact while the sketch is small, noisy after
+    assert news[:5] == pytest.approx([1.0] * 5, abs=0.1)
     assert sum(news) / len(news) == pytest.approx(1.0, abs=0.2)
     assert set(feats) == set(HORIZON_FEATURES)
     assert feats["distinct_sensitive_1h"] == pytest.approx(300, rel=0.05)
