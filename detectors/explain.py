@@ -267,7 +267,8 @@ def campaign_alert(
         score=float(len(members)),
         threshold=float(min_members),
         severity=severity,
-        window=(min(campaign.first_window_start, window[0]), window[1]),
+        # the report's own window, so a grown campaign gets a new alert id
+        window=window,
         features={"members": (float(len(members)), float(min_members))},
         reasons=reasons,
         evidence=evidence_of(endpoints={campaign.route: len(members)}, members=members),
