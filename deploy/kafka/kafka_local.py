@@ -170,7 +170,7 @@ class Broker:
 
     def metadata(self, timeout: float) -> tuple[int, int] | None:
         """Ask the broker for metadata: (brokers, topics), or None when it does not answer."""
-        from confluent_kafka.admin import AdminClient  # noqa: PLC0415  (only for readiness)
+        from confluent_kafka.admin import AdminClient  # `down` and `fetch` work without it
 
         if not self.port_open():
             return None

@@ -129,7 +129,7 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext:
 
 def faust_broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
     """faust ``broker_credentials`` for SASL and/or SSL, or None for PLAINTEXT."""
-    import faust  # noqa: PLC0415  (only services that run faust pay for importing it)
+    import faust  # only the services that run faust pay for importing it
 
     protocol = settings.security_protocol
     if protocol == "PLAINTEXT":

@@ -66,6 +66,7 @@ def own_broker_port() -> Iterator[int]:
     yield port
     _launch("down", port)
     shutil.rmtree(home, ignore_errors=True)
+    (home.parent / f"broker-{port}.lock").unlink(missing_ok=True)
 
 
 def test_up_twice_status_roundtrip_and_down(own_broker_port: int) -> None:

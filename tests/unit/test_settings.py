@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,6 @@ from stream.topics import project_topics
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests start from an environment without any scrapewatch or Kafka variables."""
-    import os  # noqa: PLC0415  (only to list what to remove)
-
     for name in list(os.environ):
         if name.upper().startswith(("SCRAPEWATCH_", "KAFKA_")):
             monkeypatch.delenv(name)
