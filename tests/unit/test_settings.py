@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from stream.kafka.config import consumer_config, faust_broker_url, producer_config
+from stream.kafka.config import (
+    consumer_config,
+    faust_broker_credentials,
+    faust_broker_url,
+    producer_config,
+)
 from stream.settings import Settings, SettingsError, load_settings
 from stream.topics import project_topics
 
@@ -138,3 +143,18 @@ def test_topic_policies() -> None:
     for name in ("requests", "requests.dlq", "alerts", "endpoint-stats"):
         assert topics[name].cleanup_policy == "delete"
         assert int(topics[name].config["retention.ms"]) > 0
+
+
+def test_faust_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    import faust
+
+    assert faust_broker_credentials(Settings()) is None
+    monkeypatch.setenv("SCRAPEWATCH_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("SCRAPEWATCH_SASL_MECHANISM", "SCRAM-SHA-256")
+    monkeypatch.setenv("SCRAPEWATCH_SASL_USERNAME", "svc")
+    monkeypatch.setenv("SCRAPEWATCH_SASL_PASSWORD", "hunter2")
+    credentials = faust_broker_credentials(load_settings())
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.username, credentials.password) == ("svc", "hunter2")
+    assert credentials.mechanism.value == "SCRAM-SHA-256"
+    assert credentials.ssl_context is None
