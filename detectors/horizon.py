@@ -72,7 +72,7 @@ class Horizon:
     (3.0, 2.0, 0.5)
     """
 
-    __slots__ = ("day", "hour", "last_seen", "lg_k")
+    __slots__ = ("day", "hour", "lg_k")
 
     def __init__(self, lg_k: int = 8) -> None:
         self.lg_k = lg_k
@@ -80,7 +80,11 @@ class Horizon:
         self.hour: list[tuple[int, bytes | None, bytes | None, int, int]] = []
         # day ring: [bucket, sensitive sketch]
         self.day: list[tuple[int, bytes | None]] = []
-        self.last_seen = float("-inf")
+
+    @property
+    def last_seen(self) -> float:
+        """Start of the 15-minute bucket of the entity's latest window (for expiry)."""
+        return self.hour[-1][0] * HOUR_BUCKET if self.hour else float("-inf")
 
     def update(
         self,
@@ -91,7 +95,6 @@ class Horizon:
     ) -> tuple[dict[str, float], float]:
         """Fold one window in; return ``(features, new_resource_ratio)``."""
         lg_k = self.lg_k
-        self.last_seen = max(self.last_seen, window_start)
         hb = int(window_start // HOUR_BUCKET)
         hour = [b for b in self.hour if b[0] > hb - _HOUR_BUCKETS]
         before = _distinct([b[2] for b in hour], lg_k) if resources else 0.0
@@ -117,10 +120,13 @@ class Horizon:
         self.hour = hour
         db = int(window_start // DAY_BUCKET)
         day = [b for b in self.day if b[0] > db - _DAY_BUCKETS]
+        blob = _add(day[-1][1] if day and day[-1][0] == db else None, sensitive, lg_k)
+        if blob is not None and blob == hour[-1][1]:
+            blob = hour[-1][1]  # same sketch in both rings: keep one copy
         if day and day[-1][0] == db:
-            day[-1] = (db, _add(day[-1][1], sensitive, lg_k))
+            day[-1] = (db, blob)
         else:
-            day.append((db, _add(None, sensitive, lg_k)))
+            day.append((db, blob))
         self.day = day
         resources_1h = _distinct([b[2] for b in hour], lg_k)
         new = 0.0
@@ -136,13 +142,12 @@ class Horizon:
         return features, new
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"lg_k": self.lg_k, "hour": self.hour, "day": self.day, "last_seen": self.last_seen}
+        return {"lg_k": self.lg_k, "hour": self.hour, "day": self.day}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.lg_k = state["lg_k"]
         self.hour = state["hour"]
         self.day = state["day"]
-        self.last_seen = state["last_seen"]
 
     def __repr__(self) -> str:
         return f"Horizon(lg_k={self.lg_k}, hour={len(self.hour)}, day={len(self.day)})"

@@ -163,7 +163,7 @@ def test_loader_restores_state_and_state_pickles_with_a_version() -> None:
     out = restored.flush()
     assert asked == ["a", "z"]  # once per entity
     state = dict(out.updated)["a"]
-    assert state.horizon.last_seen == 60.0
+    assert state.horizon.last_seen == 0.0  # start of the latest 15-minute bucket
     feats, _ = state.horizon.update(120.0, set(), set(), 0)
     assert feats["distinct_sensitive_24h"] == 4.0  # 2 restored + 2 new
     bad = state.__getstate__() | {"state_version": 99}
