@@ -57,19 +57,27 @@ def install(
     app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
 ) -> Installed:
     """Declare topics, tables, agents and the timer on ``app``."""
-    batches = app.topic(topology.batches, key_serializer="raw", value_serializer="raw",
-                        partitions=topology.partitions, internal=False)
-    stats = app.topic(topology.endpoint_stats, key_serializer="raw", value_serializer="raw",
-                      partitions=1)
+    batches = app.topic(
+        topology.batches,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=topology.partitions,
+        internal=False,
+    )
+    stats = app.topic(
+        topology.endpoint_stats, key_serializer="raw", value_serializer="raw", partitions=1
+    )
     alerts = app.topic(topology.alerts, key_serializer="raw", value_serializer="raw")
-    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                       value_serializer="raw")
+    raw = faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     entities = app.Table("entities", partitions=topology.partitions, schema=raw)
     endpoint_state = app.Table("endpoint-state", partitions=1, schema=raw)
 
     acc: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
-    ends: EndpointRuntime[Any] = EndpointRuntime(config, topology.partitions,
-                                                 TableStore(endpoint_state))
+    ends: EndpointRuntime[Any] = EndpointRuntime(
+        config, topology.partitions, TableStore(endpoint_state)
+    )
     restored = {"endpoints": False}
 
     async def send(out: Outbox) -> None:
@@ -86,9 +94,18 @@ def install(
         if out.late_events:
             metrics.events.labels("late").inc(out.late_events)
 
+    ready_to_ack: list[Any] = []
+
     async def ack(handles: list[Any]) -> None:
-        if not handles:
+        # Acknowledged in the one-second timer, after one producer flush for all of them:
+        # flushing per batch would stall the agent on every message.
+        ready_to_ack.extend(handles)
+
+    async def flush_acks() -> None:
+        if not ready_to_ack:
             return
+        handles = ready_to_ack[:]
+        del ready_to_ack[:]
         await app.producer.flush()  # state and alerts durable before the offsets move
         for event in handles:
             event.ack()
@@ -138,6 +155,7 @@ def install(
         await ack(acc.ackable())
         await send_endpoint(ends.tick(now))
         await ack(ends.ackable())
+        await flush_acks()
         metrics.entities.labels("account").set(acc.entities())
 
     batches_tps = topology.batches

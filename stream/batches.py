@@ -35,8 +35,20 @@ BATCH_FORMAT_VERSION = 1
 def encode_batch(source_partition: int, events: Iterable[tuple[int, Request]]) -> bytes:
     """One message holding ``(offset, request)`` pairs of one source partition."""
     rows = [
-        [off, r.ts, r.client_ip, r.method, r.path, r.status, r.account, r.route, r.bytes,
-         r.user_agent, r.session, r.referer]
+        [
+            off,
+            r.ts,
+            r.client_ip,
+            r.method,
+            r.path,
+            r.status,
+            r.account,
+            r.route,
+            r.bytes,
+            r.user_agent,
+            r.session,
+            r.referer,
+        ]
         for off, r in events
     ]
     return dumps([BATCH_FORMAT_VERSION, source_partition, rows])

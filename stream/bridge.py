@@ -87,8 +87,9 @@ class Bridge:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run_safely, name="scrapewatch-bridge",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_safely, name="scrapewatch-bridge", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -157,13 +158,13 @@ class Bridge:
         producer = self._producer
         for partition, rows in per_partition.items():
             for i in range(0, len(rows), _MAX_EVENTS_PER_MESSAGE):
-                value = encode_batch(partition, rows[i:i + _MAX_EVENTS_PER_MESSAGE])
-                self._produce(producer, self.batches_topic, value, None, None, partition,
-                              delivered)
+                value = encode_batch(partition, rows[i : i + _MAX_EVENTS_PER_MESSAGE])
+                self._produce(producer, self.batches_topic, value, None, None, partition, delivered)
                 self.stats.batches += 1
         for rec in decoded.dlq:
-            self._produce(producer, self.dlq_topic, rec.value, rec.key, rec.headers, None,
-                          delivered)
+            self._produce(
+                producer, self.dlq_topic, rec.value, rec.key, rec.headers, None, delivered
+            )
         results = decoded.results
         self.stats.consumed += len(msgs)
         self.stats.valid += results.get("valid", 0)
@@ -175,8 +176,15 @@ class Bridge:
         self.metrics.batch_latency.observe(time.perf_counter() - started)
 
     @staticmethod
-    def _produce(producer: Producer, topic: str, value: bytes | None, key: bytes | None,
-                 headers: Any, partition: int | None, cb: Any) -> None:
+    def _produce(
+        producer: Producer,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Any,
+        partition: int | None,
+        cb: Any,
+    ) -> None:
         kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": cb}
         if headers:
             kwargs["headers"] = headers

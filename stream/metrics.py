@@ -96,34 +96,65 @@ def create(
     return Metrics(
         registry=reg,
         events=Counter(name("events"), "Request events by result.", ["result"], registry=reg),
-        dlq=Counter(name("dlq"), "Messages sent to the dead-letter topic by reason.",
-                    ["reason"], registry=reg),
+        dlq=Counter(
+            name("dlq"),
+            "Messages sent to the dead-letter topic by reason.",
+            ["reason"],
+            registry=reg,
+        ),
         batch_latency=Histogram(
-            name("batch_processing_seconds"), "Time to process one batch of events.",
-            buckets=_LATENCY_BUCKETS, registry=reg),
+            name("batch_processing_seconds"),
+            "Time to process one batch of events.",
+            buckets=_LATENCY_BUCKETS,
+            registry=reg,
+        ),
         event_lag=Histogram(
             name("processing_latency_seconds"),
             "Wall-clock delay from a message's Kafka timestamp to its processing (per batch).",
-            buckets=_LATENCY_BUCKETS, registry=reg),
-        consumer_lag=Gauge(name("consumer_lag_messages"),
-                           "Messages behind the end of each assigned requests partition.",
-                           ["partition"], registry=reg),
-        windows_closed=Counter(name("windows_closed"), "Windows closed and scored.",
-                               ["stage"], registry=reg),
-        entities=Gauge(name("entities_tracked"), "Entities with state in this worker.",
-                       ["kind"], registry=reg),
-        alerts=Counter(name("alerts"), "Alerts emitted.",
-                       ["detector", "severity", "entity_type"], registry=reg),
-        scores=Histogram(name("score"), "Scores of closed windows by detector.",
-                         ["detector"], buckets=_SCORE_BUCKETS, registry=reg),
-        model_info=Gauge(name("model_info"), "The model version in use (value 1).",
-                         ["model_version"], registry=reg),
-        model_loaded_at=Gauge(name("model_loaded_timestamp_seconds"),
-                              "When the model in use was loaded (epoch seconds).", registry=reg),
-        endpoint_requests=Counter(name("endpoint_requests"),
-                                  "Requests per known route (others folded into 'other').",
-                                  ["endpoint"], registry=reg),
-        ready=Gauge(name("ready"), "1 once partitions are assigned and state is recovered.",
-                    registry=reg),
+            buckets=_LATENCY_BUCKETS,
+            registry=reg,
+        ),
+        consumer_lag=Gauge(
+            name("consumer_lag_messages"),
+            "Messages behind the end of each assigned requests partition.",
+            ["partition"],
+            registry=reg,
+        ),
+        windows_closed=Counter(
+            name("windows_closed"), "Windows closed and scored.", ["stage"], registry=reg
+        ),
+        entities=Gauge(
+            name("entities_tracked"), "Entities with state in this worker.", ["kind"], registry=reg
+        ),
+        alerts=Counter(
+            name("alerts"), "Alerts emitted.", ["detector", "severity", "entity_type"], registry=reg
+        ),
+        scores=Histogram(
+            name("score"),
+            "Scores of closed windows by detector.",
+            ["detector"],
+            buckets=_SCORE_BUCKETS,
+            registry=reg,
+        ),
+        model_info=Gauge(
+            name("model_info"),
+            "The model version in use (value 1).",
+            ["model_version"],
+            registry=reg,
+        ),
+        model_loaded_at=Gauge(
+            name("model_loaded_timestamp_seconds"),
+            "When the model in use was loaded (epoch seconds).",
+            registry=reg,
+        ),
+        endpoint_requests=Counter(
+            name("endpoint_requests"),
+            "Requests per known route (others folded into 'other').",
+            ["endpoint"],
+            registry=reg,
+        ),
+        ready=Gauge(
+            name("ready"), "1 once partitions are assigned and state is recovered.", registry=reg
+        ),
         known_routes=frozenset(known_routes),
     )

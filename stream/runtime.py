@@ -139,8 +139,11 @@ class AccountRuntime(Generic[H]):
         return sum(len(p.stage.states) for p in self.partitions.values())
 
     def _close(self, partition: int, part: _Partition[H], result: StageOutput) -> Outbox:
-        out = Outbox(alerts=list(result.alerts), windows_closed=result.windows_closed,
-                     late_events=result.late_events)
+        out = Outbox(
+            alerts=list(result.alerts),
+            windows_closed=result.windows_closed,
+            late_events=result.late_events,
+        )
         if not (result.windows_closed or result.updated or result.expired):
             return out
         for key, state in result.updated:
@@ -148,21 +151,28 @@ class AccountRuntime(Generic[H]):
         for key in result.expired:
             self.store.delete(partition, key)
         stage = part.stage
-        self.store.put(partition, stage_key(partition),
-                       dump_state({"models": stage.models, "clock": stage.clock}))
+        self.store.put(
+            partition,
+            stage_key(partition),
+            dump_state({"models": stage.models, "clock": stage.clock}),
+        )
         for key, values in getattr(result, "scores", {}).items():
             out.scores.setdefault(key, []).extend(values)
         requests = out.endpoint_requests
         for partial in result.partials:
             requests[partial.endpoint] = requests.get(partial.endpoint, 0) + partial.requests
         if result.partials or result.summaries or result.windows_closed:
-            out.stats.append(dumps({
-                "v": STATS_FORMAT_VERSION,
-                "source": partition,
-                "watermark": part.stage.watermark,
-                "partials": [p.to_dict() for p in result.partials],
-                "summaries": [_summary_dict(s) for s in result.summaries],
-            }))
+            out.stats.append(
+                dumps(
+                    {
+                        "v": STATS_FORMAT_VERSION,
+                        "source": partition,
+                        "watermark": part.stage.watermark,
+                        "partials": [p.to_dict() for p in result.partials],
+                        "summaries": [_summary_dict(s) for s in result.summaries],
+                    }
+                )
+            )
         return out
 
     @staticmethod
@@ -227,10 +237,18 @@ class EndpointRuntime(Generic[H]):
 
 def _summary_dict(s: WindowSummary) -> dict[str, Any]:
     return {
-        "entity": s.entity, "entity_type": s.entity_type, "start": s.start, "end": s.end,
-        "route": s.route, "requests": s.requests, "distinct_sensitive": s.distinct_sensitive,
-        "sequential_walk": s.sequential_walk, "interarrival_cv": s.interarrival_cv,
-        "ip_prefixes": list(s.ip_prefixes), "user_agent": s.user_agent, "score": s.score,
+        "entity": s.entity,
+        "entity_type": s.entity_type,
+        "start": s.start,
+        "end": s.end,
+        "route": s.route,
+        "requests": s.requests,
+        "distinct_sensitive": s.distinct_sensitive,
+        "sequential_walk": s.sequential_walk,
+        "interarrival_cv": s.interarrival_cv,
+        "ip_prefixes": list(s.ip_prefixes),
+        "user_agent": s.user_agent,
+        "score": s.score,
     }
 
 

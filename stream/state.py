@@ -71,14 +71,16 @@ class TableStore:
     def put(self, partition: int, key: str, blob: bytes) -> None:
         raw_key = key.encode()
         self._table.data[raw_key] = blob
-        self._table.send_changelog(partition, raw_key, blob, key_serializer="raw",
-                                   value_serializer="raw")
+        self._table.send_changelog(
+            partition, raw_key, blob, key_serializer="raw", value_serializer="raw"
+        )
 
     def delete(self, partition: int, key: str) -> None:
         raw_key = key.encode()
         self._table.data.pop(raw_key, None)
-        self._table.send_changelog(partition, raw_key, None, key_serializer="raw",
-                                   value_serializer="raw")
+        self._table.send_changelog(
+            partition, raw_key, None, key_serializer="raw", value_serializer="raw"
+        )
 
     def __len__(self) -> int:
         return len(self._table.data)

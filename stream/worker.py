@@ -94,8 +94,9 @@ def run_worker(settings: Settings) -> None:
     http = HttpServer(metrics.registry, settings.metrics_host, settings.metrics_port, ready)
     http.start()
     log.info("metrics on http://%s:%d/metrics", settings.metrics_host, http.port)
-    worker = faust.Worker(app, BridgeService(bridge), loglevel=settings.log_level,
-                          redirect_stdouts=False)
+    worker = faust.Worker(
+        app, BridgeService(bridge), loglevel=settings.log_level, redirect_stdouts=False
+    )
     try:
         worker.execute_from_commandline()
     finally:

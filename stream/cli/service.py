@@ -68,8 +68,9 @@ def tail(
         raise typer.Exit(2) from None
     group = f"{settings.app_id}-tail-{uuid.uuid4().hex[:8]}"
     reset = "earliest" if from_beginning else "latest"
-    consumer = Consumer(consumer_config(settings, group_id=group,
-                                        extra={"auto.offset.reset": reset}))
+    consumer = Consumer(
+        consumer_config(settings, group_id=group, extra={"auto.offset.reset": reset})
+    )
     consumer.subscribe([settings.topic_alerts])
     stopping = False
 
