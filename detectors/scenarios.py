@@ -1,9 +1,9 @@
 """Scripted actors of the simulator: the attacks and the machine-like benign decoy.
 
-Each function yields one entity's requests as ``(epoch_ms, event)`` in strictly increasing
-millisecond order, from ``start_ms`` (the first request is exactly at ``start_ms``) until
-before ``end_ms``. Human-like actors (benign users, the heavy shopper, flash-sale buyers)
-come from :func:`detectors.visitors.browse` instead.
+Each function yields one entity's requests as bursts (lists) of ``(epoch_ms, event)`` in
+strictly increasing millisecond order, from ``start_ms`` (the first request is exactly at
+``start_ms``) until before ``end_ms``. Human-like actors (benign users, the heavy shopper,
+flash-sale buyers) come from :func:`detectors.visitors.browse` instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 
 from detectors.site import HOST, MAX_PRODUCT_ID, MAX_USER_ID, ROUTE_OF
-from detectors.visitors import Emitted, event
+from detectors.visitors import Burst, event
 
 __all__ = [
     "ATTACKS",
@@ -43,7 +43,7 @@ def _route(rand: float, route_share: float, endpoint: str) -> str | None:
 def burst_scraper(
     rng: random.Random, *, account: str, ip: str, agent: str, start_ms: int, end_ms: int,
     route_share: float,
-) -> Iterator[Emitted]:  # fmt: skip
+) -> Iterator[Burst]:  # fmt: skip
     """15-40 requests/s walking user profiles and products by sequential ids.
 
     Two cursors advance one id per request: about 70% of requests read the next user
@@ -67,7 +67,7 @@ def burst_scraper(
             product += 1
         route = _route(rand(), route_share, endpoint)
         nbytes = int(size * (0.7 + 0.6 * rand())) if status == 200 else 180
-        yield t, event(t, ip, "GET", path, status, account, route, nbytes, agent, session, None)
+        yield [(t, event(t, ip, "GET", path, status, account, route, nbytes, agent, session, None))]
         t += max(1, int(mean_gap * (0.5 + rand())))
 
 
@@ -79,7 +79,7 @@ def _permuted_user(k: int, a: int, b: int) -> int:
 def low_and_slow(
     rng: random.Random, *, account: str, ips: tuple[str, ...], agent: str, start_ms: int,
     end_ms: int, route_share: float,
-) -> Iterator[Emitted]:  # fmt: skip
+) -> Iterator[Burst]:  # fmt: skip
     """About one request every 10 s (jittered), each a user id never read before.
 
     Reads profiles (about 65%) or phone numbers of users in a scattered order, never
@@ -108,15 +108,15 @@ def low_and_slow(
         status = 404 if rand() < 0.01 else 200
         route = _route(rand(), route_share, endpoint)
         nbytes = int(size * (0.7 + 0.6 * rand())) if status == 200 else 180
-        yield t, event(t, ip, "GET", path, status, account, route, nbytes, agent, session,
-                       HOST + "/")  # fmt: skip
+        yield [(t, event(t, ip, "GET", path, status, account, route, nbytes, agent, session,
+                       HOST + "/"))]  # fmt: skip
         t += int(10_000 * (0.6 + 0.8 * rand()))
 
 
 def farm_member(
     rng: random.Random, *, account: str, prefixes: tuple[str, ...], agent: str, first_id: int,
     start_ms: int, end_ms: int, route_share: float,
-) -> Iterator[Emitted]:  # fmt: skip
+) -> Iterator[Burst]:  # fmt: skip
     """One farm account: walks user profiles ``first_id, first_id + 1, ...`` slowly.
 
     One request every 20-40 s, from an address of the farm's shared /24 prefixes that
@@ -134,15 +134,15 @@ def farm_member(
         status = 404 if rand() < 0.02 else 200
         route = _route(rand(), route_share, _PROFILE)
         nbytes = int(1_400 * (0.7 + 0.6 * rand())) if status == 200 else 180
-        yield t, event(t, ip, "GET", f"/api/users/{user}/profile", status, account, route,
-                       nbytes, agent, session, None)  # fmt: skip
+        yield [(t, event(t, ip, "GET", f"/api/users/{user}/profile", status, account, route,
+                       nbytes, agent, session, None))]  # fmt: skip
         user += 1
         t += 20_000 + int(20_000 * rand())
 
 
 def credential_stuffer(
     rng: random.Random, *, ip: str, agent: str, start_ms: int, end_ms: int, route_share: float
-) -> Iterator[Emitted]:
+) -> Iterator[Burst]:
     """Anonymous ``POST /login`` at 2-5 per second, about 95% rejected (401)."""
     rand = rng.random
     mean_gap = 1000.0 / rng.uniform(2.0, 5.0)
@@ -151,17 +151,17 @@ def credential_stuffer(
         status = 200 if rand() < 0.05 else 401
         route = _route(rand(), route_share, "POST /login")
         nbytes = 420 if status == 200 else 95
-        yield t, event(t, ip, "POST", "/login", status, None, route, nbytes, agent, None, None)
+        yield [(t, event(t, ip, "POST", "/login", status, None, route, nbytes, agent, None, None))]
         t += max(1, int(mean_gap * (0.5 + rand())))
 
 
 def uptime_probe(
     rng: random.Random, *, ip: str, agent: str, start_ms: int, end_ms: int, route_share: float
-) -> Iterator[Emitted]:
+) -> Iterator[Burst]:
     """``GET /health`` exactly every 30 s from ``start_ms``: perfectly regular, harmless."""
     rand = rng.random
     t = start_ms
     while t < end_ms:
         route = _route(rand(), route_share, "GET /health")
-        yield t, event(t, ip, "GET", "/health", 200, None, route, 15, agent, None, None)
+        yield [(t, event(t, ip, "GET", "/health", 200, None, route, 15, agent, None, None))]
         t += 30_000

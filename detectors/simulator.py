@@ -18,9 +18,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from detectors.scenarios import (
@@ -40,7 +43,7 @@ from detectors.site import (
     AddressBook,
     diurnal,
 )
-from detectors.visitors import Emitted, Habits, Visitor, browse
+from detectors.visitors import Burst, Emitted, Habits, Visitor, browse
 
 __all__ = ["DEFAULT_START", "SCENARIOS", "Actor", "SimConfig", "Simulation"]
 
@@ -52,6 +55,8 @@ _FARM_SPAN = 400  # ids reserved per farm account (2 h at one request every >= 2
 _FLASH_BUYERS = 300
 _STUFFERS = 6
 _SLICE_MS = 10_000
+_MS = itemgetter(0)
+_EVENT = itemgetter(1)
 _FARM_AGENT = (
     "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.{build}.{patch} Mobile Safari/537.36"
@@ -92,7 +97,7 @@ class Actor:
     entity: str
     malicious: bool
     campaign: str | None
-    requests: Callable[[], Iterator[Emitted]] = field(repr=False)
+    requests: Callable[[], Iterator[Burst]] = field(repr=False)
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -169,10 +174,10 @@ class Simulation:
             if logged_in:
                 uid = self._uid()
                 who = Visitor(f"u{uid}", uid, self._ips(), self._browser())
-                sessions = 1 + _poisson(rng, 1.8 * activity * per_run)
+                sessions = 1 + _poisson(rng, 2.4 * activity * per_run)
             else:
                 who = Visitor(None, None, (self._book.ip(),), self._browser())
-                sessions = 1 + _poisson(rng, 0.8 * activity * per_run)
+                sessions = 1 + _poisson(rng, 1.0 * activity * per_run)
             name = f"benign/{'account' if logged_in else 'anon'}/{i}"
             self._add("benign", who, habits, sessions, name)
 
@@ -180,7 +185,7 @@ class Simulation:
              name: str) -> None:  # fmt: skip
         make_rng, end, share = self._sub_rng(name), self.end_ms, self.config.route_share
 
-        def requests() -> Iterator[Emitted]:
+        def requests() -> Iterator[Burst]:
             rng = make_rng()
             starts = sessions if isinstance(sessions, list) else self._session_starts(rng, sessions)
             return browse(rng, who, habits, session_starts_ms=starts, end_ms=end, route_share=share)
@@ -195,7 +200,7 @@ class Simulation:
         w, end, share = cfg.warmup_minutes, self.end_ms, cfg.route_share
 
         def add(scenario: str, kind: str, entity: str, campaign: str | None,
-                gen: Callable[[random.Random], Iterator[Emitted]]) -> None:  # fmt: skip
+                gen: Callable[[random.Random], Iterator[Burst]]) -> None:  # fmt: skip
             if scenario in on:
                 make_rng = self._sub_rng(f"{scenario}/{entity}")
                 self.actors.append(Actor(scenario, kind, entity, scenario in ATTACKS, campaign,
@@ -238,9 +243,9 @@ class Simulation:
         starts, t = [], self.start_ms + rng.randint(0, 10 * _MIN)
         while t < end:
             starts.append(t)
-            t += int(rng.uniform(4.0, 10.0) * _MIN)
+            t += int(rng.uniform(3.0, 8.0) * _MIN)
         if "heavy_shopper" in on:
-            habits = Habits(think_median_s=5.0, pages_mean=60.0, reviewer_weight=0.0)
+            habits = Habits(think_median_s=4.5, pages_mean=60.0, reviewer_weight=0.0)
             self._add("heavy_shopper", shopper, habits, starts, "heavy_shopper")
         # flash sale: 300 accounts rush to one shop within ~10 minutes
         shop, sale = rng.randint(1, MAX_SHOP_ID), self._at(w + 120)
@@ -254,52 +259,56 @@ class Simulation:
 
     # -- output ----------------------------------------------------------------------------
     def events(self) -> Iterator[dict[str, Any]]:
-        """All requests of the run in timestamp order (ties: actor order), as event dicts.
+        """All requests of the run in timestamp order, as event dicts.
 
-        Actors wait in a heap keyed by their next request; each ``_SLICE_MS`` of simulated
-        time, the due actors are drained up to the slice end and the slice is sorted.
-        Heap work is then per actor and slice rather than per event, and memory is one
-        slice of events.
+        Actors wait in a heap keyed by their next burst; each ``_SLICE_MS`` of simulated
+        time, the due actors are drained up to the slice end, the slice is sorted (stably,
+        so ties keep a deterministic order) and what lies before its end is yielded; the
+        tails of page views that straddle it wait for the next slice. Heap work is per
+        actor and slice, not per event, and memory is about one slice of events.
         """
-        gens: list[Iterator[Emitted]] = []
-        pending: list[dict[str, Any] | None] = []
+        gens: list[Iterator[Burst]] = []
+        pending: list[Burst] = []
         firsts: dict[int, int] = {}
         counts = [0] * len(self.actors)
         heap: list[tuple[int, int]] = []
         for idx, actor in enumerate(self.actors):
             gen = actor.requests()
-            first = next(gen, None)
+            first = next(gen, [])
             gens.append(gen)
-            pending.append(None if first is None else first[1])
-            if first is not None:
-                heap.append((first[0], idx))
-                firsts[idx] = first[0]
+            pending.append(first)
+            if first:
+                heap.append((first[0][0], idx))
+                firsts[idx] = first[0][0]
         heapq.heapify(heap)
         spans: dict[int, tuple[int, int, int]] = {}
         push, pop = heapq.heappush, heapq.heappop
-        limit = self.start_ms
-        while heap:
-            limit = max(limit + _SLICE_MS, heap[0][0] + 1)
-            batch: list[tuple[int, int, dict[str, Any]]] = []
-            add = batch.append
+        origin, carry = self.start_ms, list[Emitted]()
+        while heap or carry:
+            # slices on a fixed grid: ties keep the same order whoever else is simulated
+            due = heap[0][0] if heap else carry[-1][0]
+            limit = origin + ((due - origin) // _SLICE_MS + 1) * _SLICE_MS
+            batch: list[Emitted] = carry
+            extend = batch.extend
             while heap and heap[0][0] < limit:
-                last, idx = pop(heap)
-                add((last, idx, pending[idx]))  # type: ignore[arg-type]
-                n = 1
-                for ms, ev in gens[idx]:
-                    if ms >= limit:
-                        pending[idx] = ev
-                        push(heap, (ms, idx))
+                idx = pop(heap)[1]
+                burst = pending[idx]
+                n = len(burst)
+                extend(burst)
+                for burst in gens[idx]:
+                    if burst[0][0] >= limit:
+                        pending[idx] = burst
+                        push(heap, (burst[0][0], idx))
                         break
-                    add((ms, idx, ev))
-                    last = ms
-                    n += 1
+                    extend(burst)
+                    n += len(burst)
                 else:
-                    spans[idx] = (firsts[idx], last, 0)
+                    spans[idx] = (firsts[idx], burst[-1][0], 0)
                 counts[idx] += n
-            batch.sort()  # (ms, actor) is unique: the dicts are never compared
-            for item in batch:
-                yield item[2]
+            batch.sort(key=_MS)
+            cut = bisect_left(batch, limit, key=_MS)
+            carry = batch[cut:]
+            yield from map(_EVENT, islice(batch, cut))
         self._spans = {i: (a, b, counts[i]) for i, (a, b, _) in spans.items()}
 
     def labels(self) -> list[dict[str, Any]]:

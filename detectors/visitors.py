@@ -1,8 +1,8 @@
 """Human browsing: sessions of page views with think times, for benign simulated users.
 
 One ``browse`` generator produces the requests of one visitor (an account or an anonymous
-IP) in strictly increasing millisecond order: each page view is the page itself plus the
-XHR calls and static assets a browser makes for it.
+IP) in strictly increasing millisecond order, one burst per page view: the page itself plus
+the XHR calls and static assets a browser makes for it.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ from detectors.site import (
     shop_of,
 )
 
-__all__ = ["Emitted", "Habits", "Visitor", "browse", "event"]
+__all__ = ["Burst", "Emitted", "Habits", "Visitor", "browse", "event"]
 
-#: What every simulated actor yields: (epoch milliseconds, event dict).
+#: One request: (epoch milliseconds, event dict).
 Emitted = tuple[int, dict[str, Any]]
+#: What every simulated actor yields: a page view's requests (or a single request), in
+#: order; the next burst starts after this one's first request.
+Burst = list[Emitted]
 
 (HOME, SEARCH, PRODUCT, MORE_REVIEWS, REVIEWER, SHOP, CART, ADD, CHECKOUT, ORDERS, ORDER,
  PROFILE) = range(12)  # fmt: skip
@@ -128,8 +131,8 @@ def browse(  # noqa: PLR0912, PLR0915  (one flat state machine: handlers per pag
     session_starts_ms: list[int],
     end_ms: int,
     route_share: float,
-) -> Iterator[Emitted]:
-    """Yield the visitor's requests for sessions starting at ``session_starts_ms``.
+) -> Iterator[Burst]:
+    """Yield the visitor's requests (a burst per page view) for ``session_starts_ms``.
 
     Sessions never overlap (a session starts after the previous one ended) and nothing
     is emitted at or after ``end_ms``.
@@ -278,8 +281,9 @@ def browse(  # noqa: PLR0912, PLR0915  (one flat state machine: handlers per pag
             if logged_in and rand() < 0.35:
                 emit(sub + int(50 + 300 * rand()), "GET", "/cart", 200, "GET /cart", 1_200,
                      HOST + path)  # fmt: skip
-            yield from buf
-            buf.clear()
+            if buf:
+                yield buf
+                buf = []
             # -- where next, and after how long -------------------------------------------
             if rand() < exit_p or (state == CHECKOUT and rand() < 0.5):
                 break

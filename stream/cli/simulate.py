@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from detectors.eventlog import encode_event, write_jsonl
 from detectors.scenarios import SCENARIOS
 from detectors.simulator import DEFAULT_START, SimConfig, Simulation
+from stream import codec
 
 __all__ = ["parse_scenarios", "register", "simulate"]
 
@@ -116,9 +116,11 @@ def simulate(
     began = time.perf_counter()
     sim = Simulation(config)
     events = _with_progress(sim.events(), start, start + hours * 3600)
-    write_jsonl(events, out, encode=encode_event)
+    with open(out, "wb") as fh:
+        codec.write_json_lines(fh, events)
     rows = sim.labels()
-    write_jsonl(rows, labels)
+    with open(labels, "wb") as fh:
+        codec.write_json_lines(fh, rows)
     typer.echo(_summary(sim.summary(), len(rows), time.perf_counter() - began))
 
 
