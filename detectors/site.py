@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import lru_cache
 
 __all__ = [
     "ACCOUNT_ROUTES",
@@ -144,6 +145,7 @@ SCRIPTED_AGENTS: tuple[str, ...] = (
 _MASK128 = (1 << 128) - 1
 
 
+@lru_cache(maxsize=1 << 16)
 def image_asset(product_id: int) -> str:
     """Content-addressed thumbnail of a product: ``/static/<32 hex>.webp``."""
     return f"/static/{(product_id * 0x9E3779B97F4A7C15F39CC0605CEDC835) & _MASK128:032x}.webp"
