@@ -137,7 +137,8 @@ def browse(  # noqa: PLR0912, PLR0915  (one flat state machine: handlers per pag
     Sessions never overlap (a session starts after the previous one ended) and nothing
     is emitted at or after ``end_ms``.
     """
-    rand = rng.random
+    rand, gauss, exp = rng.random, rng.gauss, math.exp
+    think_sigma = habits.think_sigma
     logged_in = who.account is not None
     table = _table(logged_in, habits.reviewer_weight)
     think_mu = math.log(habits.think_median_s * 1000.0)
@@ -211,7 +212,7 @@ def browse(  # noqa: PLR0912, PLR0915  (one flat state machine: handlers per pag
                     if focus and rand() < 0.8:
                         product = focus[int(rand() * len(focus))]
                     elif prev == SHOP and rand() < 0.7:
-                        product = products_of_shop(shop, 40)[int(rand() * 40)]
+                        product = products_of_shop(shop, 1)[0] + MAX_SHOP_ID * int(rand() * 40)
                     else:
                         product = popular_product(rand())
                     path = f"/products/{product}"
@@ -294,4 +295,5 @@ def browse(  # noqa: PLR0912, PLR0915  (one flat state machine: handlers per pag
                 if cut < bound:
                     state = nxt
                     break
-            t = last + 200 + min(int(rng.lognormvariate(think_mu, habits.think_sigma)), 900_000)
+            think = exp(think_mu + think_sigma * gauss())
+            t = last + 200 + (900_000 if think > 900_000 else int(think))
