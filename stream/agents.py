@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from detectors.config import DetectionConfig
 from stream.alerts import alert_key, encode_alert
@@ -120,6 +121,7 @@ def install(
                 log.error("skipping undecodable batch at %s: %s", event.message.tp, exc)
                 event.ack()
                 continue
+            read_upto[(topology.batches, event.message.partition)] = event.message.offset
             out = acc.on_batch(event.message.partition, rows, event)
             await send(out)
             await ack(acc.ackable())
@@ -134,6 +136,7 @@ def install(
             if not restored["endpoints"]:
                 ends.restore()
                 restored["endpoints"] = True
+            read_upto[(topology.endpoint_stats, 0)] = event.message.offset
             out = ends.on_stats(event.value, event)
             await send_endpoint(out)
             await ack(ends.ackable())
@@ -146,14 +149,25 @@ def install(
         if out.windows_closed:
             metrics.windows_closed.labels("endpoint").inc(out.windows_closed)
 
+    read_upto: dict[tuple[str, int], int] = {}
+
+    def backlog(topic: str, partition: int) -> bool:
+        """Whether messages of this partition wait unread (so it is behind, not idle)."""
+        last = read_upto.get((topic, partition))
+        try:
+            high = app.consumer.highwater(TP(topic, partition))
+        except Exception:  # noqa: BLE001  (no fetch yet: treat as caught up)
+            return False
+        return high is not None and last is not None and high > last + 1
+
     @app.timer(interval=1.0)
     async def idle_close() -> None:
         if not ready():
             return
         now = time.time()
-        await send(acc.tick(now))
+        await send(acc.tick(now, lambda p: backlog(topology.batches, p)))
         await ack(acc.ackable())
-        await send_endpoint(ends.tick(now))
+        await send_endpoint(ends.tick(now, backlog(topology.endpoint_stats, 0)))
         await ack(ends.ackable())
         await flush_acks()
         metrics.entities.labels("account").set(acc.entities())
@@ -162,12 +176,21 @@ def install(
 
     # Stages are created lazily on a partition's first batch, which Faust delivers only
     # after table recovery: creating them on assignment would read a table not yet restored.
+    # Readiness is a flag set by Faust's own signals, in the event loop. The HTTP thread
+    # only reads it: touching Faust's table manager from another thread (it creates its
+    # recovery service lazily) made a worker hang before its first rebalance.
+    state = {"ready": False}
+
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        state["ready"] = False
         acc.revoke(tp.partition for tp in revoked if tp.topic == batches_tps)
 
+    @app.on_rebalance_complete.connect
+    async def on_rebalanced(app: faust.App, **kwargs: Any) -> None:
+        state["ready"] = True  # sent by Faust once table recovery has completed
+
     def ready() -> bool:
-        recovery = app.tables.recovery
-        return bool(recovery.completed.is_set() and not app.rebalancing)
+        return state["ready"]
 
     return Installed(accounts=acc, endpoints=ends, ready=ready)

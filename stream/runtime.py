@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -111,11 +111,16 @@ class AccountRuntime(Generic[H]):
         part.pending.append((handle, max_ts))
         return self._close(partition, part, stage.advance())
 
-    def tick(self, now: float) -> Outbox:
-        """Wall-clock pass: close the windows of partitions that went quiet."""
+    def tick(self, now: float, backlog: Callable[[int], bool] = lambda _p: False) -> Outbox:
+        """Wall-clock pass: close the windows of partitions that went quiet.
+
+        A partition with unread batches (``backlog``) is behind, not quiet: closing its
+        windows by wall clock would turn its own queued events into late ones.
+        """
         out = Outbox()
         for p, part in list(self.partitions.items()):
-            self._merge(out, self._close(p, part, part.stage.advance(now)))
+            now_or_none = None if backlog(p) else now
+            self._merge(out, self._close(p, part, part.stage.advance(now_or_none)))
         return out
 
     def ackable(self) -> list[H]:
@@ -221,8 +226,8 @@ class EndpointRuntime(Generic[H]):
         self.pending.append(handle)
         return self._advance(None)
 
-    def tick(self, now: float) -> Outbox:
-        return self._advance(now)
+    def tick(self, now: float, backlog: bool = False) -> Outbox:
+        return self._advance(None if backlog else now)
 
     def _advance(self, now: float | None) -> Outbox:
         out = Outbox(alerts=self.stage.advance(now))
