@@ -69,11 +69,12 @@ def install(
         topology.endpoint_stats, key_serializer="raw", value_serializer="raw", partitions=1
     )
     alerts = app.topic(topology.alerts, key_serializer="raw", value_serializer="raw")
-    raw = faust.Schema(
-        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    # bytes in, bytes out: Faust then uses the "raw" codec for the changelog (and for its
+    # recovery), and the state layer pickles with a version header itself.
+    entities = app.Table(
+        "entities", partitions=topology.partitions, key_type=bytes, value_type=bytes
     )
-    entities = app.Table("entities", partitions=topology.partitions, schema=raw)
-    endpoint_state = app.Table("endpoint-state", partitions=1, schema=raw)
+    endpoint_state = app.Table("endpoint-state", partitions=1, key_type=bytes, value_type=bytes)
 
     acc: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
     ends: EndpointRuntime[Any] = EndpointRuntime(

@@ -224,9 +224,13 @@ class Bridge:
             if not assigned:
                 return
             positions = consumer.position(assigned)
+            # No position yet (nothing fetched since the assignment): the committed offset
+            # is where consumption will start; without one, the whole partition is behind.
+            committed = {tp.partition: tp.offset for tp in consumer.committed(assigned, 5.0)}
             for tp in positions:
-                _lo, hi = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
-                lag = hi - tp.offset if tp.offset >= 0 else hi
+                lo, hi = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+                at = tp.offset if tp.offset >= 0 else committed.get(tp.partition, -1)
+                lag = hi - (at if at >= 0 else lo)
                 self.metrics.consumer_lag.labels(str(tp.partition)).set(max(0, lag))
         except KafkaException as exc:
             log.debug("lag not measured: %s", exc)
