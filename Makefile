@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
 PYTEST_ARGS ?=
 
-.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit \
+.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit demo \
         test-integration lint format typecheck clean distclean
 
 help: ## List the targets with one line each
@@ -61,6 +61,16 @@ format: $(STAMP) ## Apply ruff format and the safe ruff fixes
 typecheck: $(STAMP) ## mypy --strict on stream, detectors and the Kafka launcher
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy deploy/kafka/kafka_local.py
+
+demo: install ## The demo: local Kafka (unless KAFKA_BOOTSTRAP_SERVERS), a worker, live alerts (~2 min)
+	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}$${SCRAPEWATCH_BOOTSTRAP_SERVERS:-}" ]; then \
+		$(VENV)/bin/scrapewatch demo; \
+	else \
+		started=0; $(KAFKA_LOCAL) status >/dev/null 2>&1 || started=1; \
+		$(KAFKA_LOCAL) up; \
+		trap 'if [ $$started = 1 ]; then $(KAFKA_LOCAL) down; fi' EXIT; \
+		$(VENV)/bin/scrapewatch demo; \
+	fi
 
 clean: ## Remove build, test and lint caches (keeps .venv and the Kafka jars)
 	rm -rf build dist ./*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -19,7 +19,9 @@ _ACTIONS: dict[str, tuple[str, int]] = {
 }
 
 
-def alert_id(entity_type: str, entity: str, detector: str, window_start: float, severity: str) -> str:
+def alert_id(
+    entity_type: str, entity: str, detector: str, window_start: float, severity: str
+) -> str:
     """Deterministic id: the same decision on a replay or redelivery gets the same id.
 
     >>> alert_id("account", "a1", "population", 60.0, "high") == alert_id(

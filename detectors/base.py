@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Detector", "Features", "STATE_VERSION"]
+__all__ = ["STATE_VERSION", "Detector", "Features"]
 
 Features = Mapping[str, float]
 

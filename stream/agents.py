@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TP
@@ -30,7 +29,7 @@ from stream.metrics import Metrics
 from stream.runtime import AccountRuntime, EndpointRuntime, Outbox
 from stream.state import TableStore
 
-__all__ = ["Topology", "install"]
+__all__ = ["Agents", "Topology"]
 
 log = logging.getLogger(__name__)
 
@@ -45,153 +44,156 @@ class Topology:
     partitions: int
 
 
-@dataclass(slots=True)
-class Installed:
-    """Handles the worker needs after :func:`install`."""
+class Agents:
+    """The worker's agents, tables and timer, and the little state they share.
 
-    accounts: AccountRuntime[Any]
-    endpoints: EndpointRuntime[Any]
-    ready: Callable[[], bool]
+    Build it with :meth:`install`; the agents themselves are a few lines each: decode, hand
+    to ``stream.runtime``, send what comes back, count it.
+    """
 
+    def __init__(
+        self, app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
+    ) -> None:
+        self.app = app
+        self.topology = topology
+        self.metrics = metrics
+        self.batches = app.topic(
+            topology.batches,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=topology.partitions,
+        )
+        self.stats = app.topic(
+            topology.endpoint_stats, key_serializer="raw", value_serializer="raw", partitions=1
+        )
+        self.alerts = app.topic(topology.alerts, key_serializer="raw", value_serializer="raw")
+        # bytes in, bytes out: Faust then uses the "raw" codec for the changelog (and for
+        # its recovery); the state layer pickles behind a version header itself.
+        entities = app.Table(
+            "entities", partitions=topology.partitions, key_type=bytes, value_type=bytes
+        )
+        endpoint_state = app.Table("endpoint-state", partitions=1, key_type=bytes, value_type=bytes)
+        self.accounts: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
+        self.endpoints: EndpointRuntime[Any] = EndpointRuntime(
+            config, topology.partitions, TableStore(endpoint_state)
+        )
+        self.endpoints_restored = False
+        self.read_upto: dict[tuple[str, int], int] = {}
+        self.to_ack: list[Any] = []
+        # Readiness is a flag set by Faust's own signals, in the event loop; the HTTP
+        # thread only reads it. (Touching Faust's table manager from another thread, which
+        # creates its recovery service lazily, made workers hang before their first
+        # rebalance.)
+        self.is_ready = False
 
-def install(
-    app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
-) -> Installed:
-    """Declare topics, tables, agents and the timer on ``app``."""
-    batches = app.topic(
-        topology.batches,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=topology.partitions,
-        internal=False,
-    )
-    stats = app.topic(
-        topology.endpoint_stats, key_serializer="raw", value_serializer="raw", partitions=1
-    )
-    alerts = app.topic(topology.alerts, key_serializer="raw", value_serializer="raw")
-    # bytes in, bytes out: Faust then uses the "raw" codec for the changelog (and for its
-    # recovery), and the state layer pickles with a version header itself.
-    entities = app.Table(
-        "entities", partitions=topology.partitions, key_type=bytes, value_type=bytes
-    )
-    endpoint_state = app.Table("endpoint-state", partitions=1, key_type=bytes, value_type=bytes)
+    @classmethod
+    def install(
+        cls, app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
+    ) -> Agents:
+        """Declare topics, tables, agents, the timer and the rebalance hooks on ``app``."""
+        self = cls(app, topology, config, metrics)
+        app.agent(self.batches, name="accounts")(self.accounts_agent)
+        app.agent(self.stats, name="endpoints")(self.endpoints_agent)
+        app.timer(interval=1.0)(self.tick)
+        # mode's handler type is a union of callables that no async method matches exactly
+        app.on_partitions_revoked.connect(cast(Any, self.on_revoked))
+        app.on_rebalance_complete.connect(cast(Any, self.on_rebalanced))
+        return self
 
-    acc: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
-    ends: EndpointRuntime[Any] = EndpointRuntime(
-        config, topology.partitions, TableStore(endpoint_state)
-    )
-    restored = {"endpoints": False}
+    def ready(self) -> bool:
+        return self.is_ready
 
-    async def send(out: Outbox) -> None:
+    # -- agents ------------------------------------------------------------------------
+    async def accounts_agent(self, stream: Any) -> None:
+        """``requests.batches`` -> per-partition account stages."""
+        metrics, batches = self.metrics, self.topology.batches
+        async for event in stream.noack().events():
+            started = time.perf_counter()
+            message = event.message
+            try:
+                _source, rows = decode_batch(event.value)
+            except CodecError as exc:
+                log.error("skipping undecodable batch at %s: %s", message.tp, exc)
+                event.ack()
+                continue
+            self.read_upto[(batches, message.partition)] = message.offset
+            await self.send(self.accounts.on_batch(message.partition, rows, event), "account")
+            self.to_ack.extend(self.accounts.ackable())
+            metrics.events.labels("processed").inc(len(rows))
+            metrics.batch_latency.observe(time.perf_counter() - started)
+            if message.timestamp:
+                metrics.event_lag.observe(max(0.0, time.time() - message.timestamp))
+
+    async def endpoints_agent(self, stream: Any) -> None:
+        """``endpoint-stats`` -> the endpoint detector and campaign correlation."""
+        async for event in stream.noack().events():
+            if not self.endpoints_restored:
+                self.endpoints.restore()
+                self.endpoints_restored = True
+            self.read_upto[(self.topology.endpoint_stats, 0)] = event.message.offset
+            await self.send(self.endpoints.on_stats(event.value, event), "endpoint")
+            self.to_ack.extend(self.endpoints.ackable())
+
+    async def tick(self) -> None:
+        """Every second: close quiet partitions' windows, then acknowledge what is durable."""
+        if not self.is_ready:
+            return
+        now, topology = time.time(), self.topology
+        out = self.accounts.tick(now, lambda p: self.backlog(topology.batches, p))
+        await self.send(out, "account")
+        self.to_ack.extend(self.accounts.ackable())
+        await self.send(
+            self.endpoints.tick(now, self.backlog(topology.endpoint_stats, 0)), "endpoint"
+        )
+        self.to_ack.extend(self.endpoints.ackable())
+        await self.flush_acks()
+        self.metrics.entities.labels("account").set(self.accounts.entities())
+
+    # -- helpers -----------------------------------------------------------------------
+    async def send(self, out: Outbox, stage: str) -> None:
+        metrics = self.metrics
         for alert in out.alerts:
-            await alerts.send(key=alert_key(alert), value=encode_alert(alert))
+            await self.alerts.send(key=alert_key(alert), value=encode_alert(alert))
         for msg in out.stats:
-            await stats.send(key=None, value=msg, partition=0)
+            await self.stats.send(key=None, value=msg, partition=0)
         metrics.count_alerts(out.alerts)
         metrics.observe_scores(out.scores)
         if out.endpoint_requests:
             metrics.count_endpoints(out.endpoint_requests)
         if out.windows_closed:
-            metrics.windows_closed.labels("account").inc(out.windows_closed)
+            metrics.windows_closed.labels(stage).inc(out.windows_closed)
         if out.late_events:
             metrics.events.labels("late").inc(out.late_events)
 
-    ready_to_ack: list[Any] = []
-
-    async def ack(handles: list[Any]) -> None:
-        # Acknowledged in the one-second timer, after one producer flush for all of them:
-        # flushing per batch would stall the agent on every message.
-        ready_to_ack.extend(handles)
-
-    async def flush_acks() -> None:
-        if not ready_to_ack:
+    async def flush_acks(self) -> None:
+        """Acknowledge in one go after one producer flush: flushing per batch would stall
+        the agent on every message, and state and alerts must be durable before the
+        offsets move."""
+        if not self.to_ack:
             return
-        handles = ready_to_ack[:]
-        del ready_to_ack[:]
-        await app.producer.flush()  # state and alerts durable before the offsets move
+        handles, self.to_ack = self.to_ack, []
+        await self.app.producer.flush()
         for event in handles:
             event.ack()
 
-    @app.agent(batches, name="accounts")
-    async def accounts_agent(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.noack().events():
-            started = time.perf_counter()
-            try:
-                _source, rows = decode_batch(event.value)
-            except CodecError as exc:
-                log.error("skipping undecodable batch at %s: %s", event.message.tp, exc)
-                event.ack()
-                continue
-            read_upto[(topology.batches, event.message.partition)] = event.message.offset
-            out = acc.on_batch(event.message.partition, rows, event)
-            await send(out)
-            await ack(acc.ackable())
-            metrics.events.labels("processed").inc(len(rows))
-            metrics.batch_latency.observe(time.perf_counter() - started)
-            if event.message.timestamp:
-                metrics.event_lag.observe(max(0.0, time.time() - event.message.timestamp))
-
-    @app.agent(stats, name="endpoints")
-    async def endpoints_agent(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.noack().events():
-            if not restored["endpoints"]:
-                ends.restore()
-                restored["endpoints"] = True
-            read_upto[(topology.endpoint_stats, 0)] = event.message.offset
-            out = ends.on_stats(event.value, event)
-            await send_endpoint(out)
-            await ack(ends.ackable())
-
-    async def send_endpoint(out: Outbox) -> None:
-        for alert in out.alerts:
-            await alerts.send(key=alert_key(alert), value=encode_alert(alert))
-        metrics.count_alerts(out.alerts)
-        metrics.observe_scores(out.scores)
-        if out.windows_closed:
-            metrics.windows_closed.labels("endpoint").inc(out.windows_closed)
-
-    read_upto: dict[tuple[str, int], int] = {}
-
-    def backlog(topic: str, partition: int) -> bool:
+    def backlog(self, topic: str, partition: int) -> bool:
         """Whether messages of this partition wait unread (so it is behind, not idle)."""
-        last = read_upto.get((topic, partition))
+        last = self.read_upto.get((topic, partition))
         try:
-            high = app.consumer.highwater(TP(topic, partition))
-        except Exception:  # noqa: BLE001  (no fetch yet: treat as caught up)
+            high = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:  # no fetch yet: nothing known to be waiting
             return False
         return high is not None and last is not None and high > last + 1
 
-    @app.timer(interval=1.0)
-    async def idle_close() -> None:
-        if not ready():
-            return
-        now = time.time()
-        await send(acc.tick(now, lambda p: backlog(topology.batches, p)))
-        await ack(acc.ackable())
-        await send_endpoint(ends.tick(now, backlog(topology.endpoint_stats, 0)))
-        await ack(ends.ackable())
-        await flush_acks()
-        metrics.entities.labels("account").set(acc.entities())
-
-    batches_tps = topology.batches
-
     # Stages are created lazily on a partition's first batch, which Faust delivers only
-    # after table recovery: creating them on assignment would read a table not yet restored.
-    # Readiness is a flag set by Faust's own signals, in the event loop. The HTTP thread
-    # only reads it: touching Faust's table manager from another thread (it creates its
-    # recovery service lazily) made a worker hang before its first rebalance.
-    state = {"ready": False}
+    # after table recovery: creating them on assignment would read tables not yet restored.
+    async def on_revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked = kwargs.get("revoked", args[0] if args else set())
+        self.is_ready = False
+        self.accounts.revoke(tp.partition for tp in revoked if tp.topic == self.topology.batches)
+        if any(tp.topic == self.topology.endpoint_stats for tp in revoked):
+            self.endpoints_restored = False  # re-read the checkpoint if it comes back
+            self.to_ack = []
 
-    @app.on_partitions_revoked.connect
-    async def on_revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
-        state["ready"] = False
-        acc.revoke(tp.partition for tp in revoked if tp.topic == batches_tps)
-
-    @app.on_rebalance_complete.connect
-    async def on_rebalanced(app: faust.App, **kwargs: Any) -> None:
-        state["ready"] = True  # sent by Faust once table recovery has completed
-
-    def ready() -> bool:
-        return state["ready"]
-
-    return Installed(accounts=acc, endpoints=ends, ready=ready)
+    async def on_rebalanced(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        self.is_ready = True  # Faust sends this once table recovery has completed

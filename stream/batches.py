@@ -14,9 +14,9 @@ bytes, user_agent, session, referer], ...]]``
 
 >>> from detectors.events import Request
 >>> r = Request(ts=1.5, client_ip="10.0.0.1", method="GET", path="/", status=200)
->>> raw = encode_batch(3, [(42, r)])
->>> decode_batch(raw)
-(3, [(42, Request(ts=1.5, client_ip='10.0.0.1', method='GET', path='/', status=200, account=None, route=None, bytes=None, user_agent=None, session=None, referer=None))])
+>>> partition, rows = decode_batch(encode_batch(3, [(42, r)]))
+>>> partition, rows == [(42, r)]
+(3, True)
 """
 
 from __future__ import annotations

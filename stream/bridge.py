@@ -159,11 +159,22 @@ class Bridge:
         for partition, rows in per_partition.items():
             for i in range(0, len(rows), _MAX_EVENTS_PER_MESSAGE):
                 value = encode_batch(partition, rows[i : i + _MAX_EVENTS_PER_MESSAGE])
-                self._produce(producer, self.batches_topic, value, None, None, partition, delivered)
+                self._produce(
+                    producer,
+                    self.batches_topic,
+                    value=value,
+                    partition=partition,
+                    on_delivery=delivered,
+                )
                 self.stats.batches += 1
         for rec in decoded.dlq:
             self._produce(
-                producer, self.dlq_topic, rec.value, rec.key, rec.headers, None, delivered
+                producer,
+                self.dlq_topic,
+                value=rec.value,
+                key=rec.key,
+                headers=rec.headers,
+                on_delivery=delivered,
             )
         results = decoded.results
         self.stats.consumed += len(msgs)
@@ -176,20 +187,8 @@ class Bridge:
         self.metrics.batch_latency.observe(time.perf_counter() - started)
 
     @staticmethod
-    def _produce(
-        producer: Producer,
-        topic: str,
-        value: bytes | None,
-        key: bytes | None,
-        headers: Any,
-        partition: int | None,
-        cb: Any,
-    ) -> None:
-        kwargs: dict[str, Any] = {"value": value, "key": key, "on_delivery": cb}
-        if headers:
-            kwargs["headers"] = headers
-        if partition is not None:
-            kwargs["partition"] = partition
+    def _produce(producer: Producer, topic: str, **kwargs: Any) -> None:
+        """``producer.produce`` that waits for room when librdkafka's queue is full."""
         while True:
             try:
                 producer.produce(topic, **kwargs)
@@ -214,7 +213,10 @@ class Bridge:
             commit.update(done.offsets)
         if commit:
             tps = [TopicPartition(self.requests_topic, p, off) for p, off in commit.items()]
-            self._consumer.commit(offsets=tps, asynchronous=not wait)
+            if wait:
+                self._consumer.commit(offsets=tps, asynchronous=False)
+            else:
+                self._consumer.commit(offsets=tps, asynchronous=True)
             self.stats.commits += 1
 
     def _report_lag(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from detectors.eventlog import paced
 from stream.codec import dumps
 
 __all__ = ["FeedStats", "send_events"]
@@ -60,20 +61,15 @@ def send_events(
     started = time.monotonic()
     last_progress = started
     offset = 0.0
-    for event in events:
-        ts = float(event["ts"])
+    if speed > 0:
+        events = paced(events, speed)
+    for original in events:
+        ts = float(original["ts"])
         if stats.first_ts is None:
             stats.first_ts = ts
             if shift_to is not None:
                 offset = shift_to - ts
-        if offset:
-            event = {**event, "ts": round(ts + offset, 3)}
-        if speed > 0:
-            due = started + (ts - stats.first_ts) / speed
-            delay = due - time.monotonic()
-            if delay > 0:
-                producer.poll(0)
-                time.sleep(delay)
+        event = {**original, "ts": round(ts + offset, 3)} if offset else original
         value = dumps(event)
         while True:
             try:

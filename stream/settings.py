@@ -10,7 +10,9 @@ also from plain ``KAFKA_BOOTSTRAP_SERVERS``. Nothing else in scrapewatch reads
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "SettingsError", "child_env", "load_settings"]
 
 ENV_PREFIX = "SCRAPEWATCH_"
 
@@ -176,3 +178,20 @@ def load_settings(**overrides: Any) -> Settings:
             got = f" (got {error['input']!r})" if shown and "got " not in message else ""
             lines.append(f"{env}: {message}{got}")
         raise SettingsError("invalid scrapewatch settings:\n  " + "\n  ".join(lines)) from None
+
+
+def child_env(settings: Settings, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment that makes a child process (a worker) read exactly ``settings``.
+
+    ``base`` (default: this process's environment) is kept, less its scrapewatch variables.
+    """
+    env = {
+        k: v
+        for k, v in (os.environ if base is None else base).items()
+        if not k.startswith(ENV_PREFIX) and k != "KAFKA_BOOTSTRAP_SERVERS"
+    }
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(secret)
+    return env

@@ -14,7 +14,7 @@ import faust
 import mode
 
 from detectors.config import DetectionConfig
-from stream.agents import Topology, install
+from stream.agents import Agents, Topology
 from stream.app import batches_topic, create_app
 from stream.bridge import Bridge
 from stream.httpserver import HttpServer
@@ -76,7 +76,7 @@ def run_worker(settings: Settings) -> None:
         alerts=settings.topic_alerts,
         partitions=settings.requests_partitions,
     )
-    installed = install(app, topology, config, metrics)
+    agents = Agents.install(app, topology, config, metrics)
     bridge = Bridge(
         consumer_config=consumer_config(settings, group_id=f"{settings.app_id}-ingest"),
         producer_config=producer_config(settings),
@@ -87,7 +87,7 @@ def run_worker(settings: Settings) -> None:
     )
 
     def ready() -> bool:
-        ok = installed.ready() and bridge.alive
+        ok = agents.ready() and bridge.alive
         metrics.ready.set(1 if ok else 0)
         return ok
 

@@ -22,6 +22,7 @@ alerts_app = typer.Typer(help="Read the alerts topic.", no_args_is_help=True)
 def register(app: typer.Typer) -> None:
     """Add ``worker`` and the ``alerts`` group to the root app."""
     app.command()(worker)
+    app.command()(demo)
     app.add_typer(alerts_app, name="alerts")
 
 
@@ -40,6 +41,24 @@ def worker(
     except (SettingsError, ScrapewatchError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def demo(
+    hours: Annotated[float, typer.Option(help="Simulated hours of shop traffic.")] = 3.0,
+    speed: Annotated[
+        float, typer.Option(help="Event-time speed-up (120: three hours in 90 s).")
+    ] = 120.0,
+) -> None:
+    """Start a worker, stream an accelerated simulation with every attack, print alerts live."""
+    from stream.demo import run_demo
+
+    try:
+        settings = load_settings()
+        code = run_demo(settings, hours=hours, speed=speed, echo=typer.echo)
+    except (SettingsError, ScrapewatchError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @alerts_app.command("tail")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -78,8 +79,31 @@ def _summary(summary: Mapping[str, Mapping[str, int]], labels: int, seconds: flo
 
 def simulate(
     *,
-    out: Annotated[Path, typer.Option("--out", help="Events file to write (JSON lines).")],
-    labels: Annotated[Path, typer.Option("--labels", help="Labels file to write (JSON lines).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Events file to write (JSON lines).")
+    ] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Labels file to write (JSON lines).")
+    ] = None,
+    to_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--to-kafka", help="Produce the events to the requests topic (settings' broker)."
+        ),
+    ] = False,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0.0,
+            help="With --to-kafka: event-time speed-up (1 = real time, 60 = a simulated "
+            "minute per second); 0 sends as fast as possible.",
+        ),
+    ] = 0.0,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Shift event times so the simulation starts now."),
+    ] = False,
     hours: Annotated[
         float, typer.Option("--hours", min=0.001, help="Simulated duration in hours.")
     ] = 6.0,
@@ -113,15 +137,56 @@ def simulate(
         benign_accounts=benign_accounts,
         anonymous_visitors=anonymous_visitors,
     )
+    if out is None and not to_kafka:
+        raise typer.BadParameter("say where the events go: --out FILE and/or --to-kafka")
     began = time.perf_counter()
     sim = Simulation(config)
+    shift = time.time() - start if now else 0.0
     events = _with_progress(sim.events(), start, start + hours * 3600)
-    with open(out, "wb") as fh:
-        codec.write_json_lines(fh, events)
+    if shift:
+        events = ({**ev, "ts": round(ev["ts"] + shift, 3)} for ev in events)
+    with ExitStack() as stack:
+        if out is not None:
+            fh = stack.enter_context(open(out, "wb"))
+            events = _tee(events, fh)
+        if to_kafka:
+            sent = _send(events, speed)
+            typer.echo(f"sent {sent:,} events to Kafka", err=True)
+        else:
+            for _ in events:
+                pass
     rows = sim.labels()
-    with open(labels, "wb") as fh:
-        codec.write_json_lines(fh, rows)
+    if shift:
+        rows = [{**r, "start": r["start"] + shift, "end": r["end"] + shift} for r in rows]
+    if labels is not None:
+        with open(labels, "wb") as fh:
+            codec.write_json_lines(fh, rows)
     typer.echo(_summary(sim.summary(), len(rows), time.perf_counter() - began))
+
+
+def _tee(events: Iterator[dict[str, Any]], fh: IO[bytes]) -> Iterator[dict[str, Any]]:
+    for ev in events:
+        codec.write_json_lines(fh, (ev,))
+        yield ev
+
+
+def _send(events: Iterator[dict[str, Any]], speed: float) -> int:
+    """Produce to the settings' requests topic; exit 2 with the reason on a bad setup."""
+    from stream.errors import ScrapewatchError
+    from stream.feed import send_events
+    from stream.kafka.admin import create_topics, new_admin
+    from stream.kafka.config import producer_config
+    from stream.settings import SettingsError, load_settings
+    from stream.topics import project_topics
+
+    try:
+        settings = load_settings()
+        create_topics(new_admin(settings), project_topics(settings), settings.bootstrap_servers)
+    except (SettingsError, ScrapewatchError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    stats = send_events(producer_config(settings), settings.topic_requests, events, speed=speed)
+    return stats.sent
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,6 @@ consumer groups (from ``settings_factory``) and its own metrics port; it is stop
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -22,21 +21,8 @@ from typing import Any
 import pytest
 
 from stream.kafka.admin import create_topics, new_admin
-from stream.settings import Settings
+from stream.settings import Settings, child_env
 from stream.topics import project_topics
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process read ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPEWATCH_")}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"SCRAPEWATCH_{name.upper()}"] = str(value)
-    return env
 
 
 def free_port() -> int:
@@ -55,7 +41,7 @@ class WorkerProcess:
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stream.cli", "worker"],
-            env=settings_env(settings),
+            env=child_env(settings),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
