@@ -13,6 +13,7 @@ Topology (see README, "How a worker is built"):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from stream.batches import decode_batch
 from stream.errors import CodecError
 from stream.metrics import Metrics
 from stream.runtime import AccountRuntime, EndpointRuntime, Outbox
-from stream.state import TableStore
+from stream.state import ChangelogWriter, TableStore
 
 __all__ = ["Agents", "Topology"]
 
@@ -52,9 +53,15 @@ class Agents:
     """
 
     def __init__(
-        self, app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
+        self,
+        app: faust.App,
+        topology: Topology,
+        config: DetectionConfig,
+        metrics: Metrics,
+        writer: ChangelogWriter,
     ) -> None:
         self.app = app
+        self.writer = writer
         self.topology = topology
         self.metrics = metrics
         self.batches = app.topic(
@@ -73,9 +80,9 @@ class Agents:
             "entities", partitions=topology.partitions, key_type=bytes, value_type=bytes
         )
         endpoint_state = app.Table("endpoint-state", partitions=1, key_type=bytes, value_type=bytes)
-        self.accounts: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities))
+        self.accounts: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities, writer))
         self.endpoints: EndpointRuntime[Any] = EndpointRuntime(
-            config, topology.partitions, TableStore(endpoint_state)
+            config, topology.partitions, TableStore(endpoint_state, writer)
         )
         self.endpoints_restored = False
         self.read_upto: dict[tuple[str, int], int] = {}
@@ -88,10 +95,15 @@ class Agents:
 
     @classmethod
     def install(
-        cls, app: faust.App, topology: Topology, config: DetectionConfig, metrics: Metrics
+        cls,
+        app: faust.App,
+        topology: Topology,
+        config: DetectionConfig,
+        metrics: Metrics,
+        writer: ChangelogWriter,
     ) -> Agents:
         """Declare topics, tables, agents, the timer and the rebalance hooks on ``app``."""
-        self = cls(app, topology, config, metrics)
+        self = cls(app, topology, config, metrics, writer)
         app.agent(self.batches, name="accounts")(self.accounts_agent)
         app.agent(self.stats, name="endpoints")(self.endpoints_agent)
         app.timer(interval=1.0)(self.tick)
@@ -172,6 +184,7 @@ class Agents:
         if not self.to_ack:
             return
         handles, self.to_ack = self.to_ack, []
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.flush)
         await self.app.producer.flush()
         for event in handles:
             event.ack()

@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 import mode
+from confluent_kafka import Producer
 
 from detectors.config import DetectionConfig
 from stream.agents import Agents, Topology
@@ -22,6 +23,7 @@ from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
 from stream.metrics import create as create_metrics
 from stream.settings import Settings
+from stream.state import ChangelogWriter
 from stream.topics import project_topics
 
 __all__ = ["detection_config", "run_worker"]
@@ -76,7 +78,8 @@ def run_worker(settings: Settings) -> None:
         alerts=settings.topic_alerts,
         partitions=settings.requests_partitions,
     )
-    agents = Agents.install(app, topology, config, metrics)
+    writer = ChangelogWriter(Producer(producer_config(settings, {"linger.ms": 20})))
+    agents = Agents.install(app, topology, config, metrics, writer)
     bridge = Bridge(
         consumer_config=consumer_config(settings, group_id=f"{settings.app_id}-ingest"),
         producer_config=producer_config(settings),
