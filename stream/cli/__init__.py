@@ -25,9 +25,9 @@ def version() -> None:
     typer.echo(__version__)
 
 
-from stream.cli import kafka, replay, service, simulate  # noqa: E402  (after app exists)
+from stream.cli import bench, kafka, replay, service, simulate  # noqa: E402  (after app exists)
 
-for _module in (kafka, simulate, replay, service):
+for _module in (kafka, simulate, replay, service, bench):
     _module.register(app)
 
 
