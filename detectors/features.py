@@ -202,8 +202,9 @@ class EndpointWindow:
     ) -> EndpointPartial:
         """This window as a partial record for cross-partition combination."""
         top = sorted(self.accounts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+        ids = sorted(self.resources)  # insertion order moves an HLL estimate: keep it fixed
         sketch = hll_sketch(lg_k, tgt_hll_type.HLL_4)
-        for rid in self.resources:
+        for rid in ids:
             sketch.update(rid)
         return EndpointPartial(
             endpoint=endpoint,
@@ -214,7 +215,7 @@ class EndpointWindow:
             distinct_accounts=len(self.accounts),
             top=tuple(top),
             resources=bytes(sketch.serialize_compact()),
-            sample_ids=tuple(sorted(self.resources)[:samples]),
+            sample_ids=tuple(ids[:samples]),
         )
 
 

@@ -37,7 +37,9 @@ def _add(blob: bytes | None, items: Collection[str], lg_k: int) -> bytes | None:
     if not items:
         return blob
     sk = hll_sketch(lg_k, _TYPE) if blob is None else hll_sketch.deserialize(blob)
-    for item in items:
+    # sorted: an HLL estimate (HIP) depends on insertion order, and set order on the
+    # process's string hash seed; sorting keeps a replay's alerts the same in every process
+    for item in sorted(items):
         sk.update(item)
     return bytes(sk.serialize_compact())
 
