@@ -11,8 +11,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit demo \
+.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit demo bench \
         test-integration lint format typecheck clean distclean
 
 help: ## List the targets with one line each
@@ -70,6 +71,16 @@ demo: install ## The demo: local Kafka (unless KAFKA_BOOTSTRAP_SERVERS), a worke
 		$(KAFKA_LOCAL) up; \
 		trap 'if [ $$started = 1 ]; then $(KAFKA_LOCAL) down; fi' EXIT; \
 		$(VENV)/bin/scrapewatch demo; \
+	fi
+
+bench: install ## Benchmark: raw consume vs the worker pipeline on one topic (BENCH_ARGS=--events N)
+	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}$${SCRAPEWATCH_BOOTSTRAP_SERVERS:-}" ]; then \
+		$(VENV)/bin/scrapewatch bench $(BENCH_ARGS); \
+	else \
+		started=0; $(KAFKA_LOCAL) status >/dev/null 2>&1 || started=1; \
+		$(KAFKA_LOCAL) up; \
+		trap 'if [ $$started = 1 ]; then $(KAFKA_LOCAL) down; fi' EXIT; \
+		$(VENV)/bin/scrapewatch bench $(BENCH_ARGS); \
 	fi
 
 clean: ## Remove build, test and lint caches (keeps .venv and the Kafka jars)

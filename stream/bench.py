@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -108,6 +109,12 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _peak_rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -123,7 +130,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
     app_id = f"{settings.app_id}-w{workers}-{uuid.uuid4().hex[:6]}"
     procs, ports = [], []
     for i in range(workers):
-        port = 9300 + (os.getpid() % 500) + i
+        port = _free_port()
         env = child_env(settings.model_copy(update={"app_id": app_id, "metrics_port": port}))
         env["SCRAPEWATCH_LOG_LEVEL"] = "WARNING"
         log = open(f"/tmp/{app_id}-{i}.log", "wb")  # noqa: SIM115  (lives with the process)
@@ -182,7 +189,7 @@ def run_bench(
     base: Settings, *, events: int, partitions: int, workers: list[int], seed: int, echo: Echo
 ) -> dict[str, Any]:
     """Run the benchmark; return the figures (also printed as a table through ``echo``)."""
-    run = f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    run = f"bench-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     settings = base.model_copy(
         update={
             "app_id": run,
