@@ -45,14 +45,18 @@ def _add(blob: bytes | None, items: Collection[str], lg_k: int) -> bytes | None:
 
 
 def _distinct(blobs: list[bytes | None], lg_k: int) -> float:
-    present = [b for b in blobs if b is not None]
-    if not present:
+    return _estimate([hll_sketch.deserialize(b) for b in blobs if b is not None], lg_k)
+
+
+def _estimate(sketches: list[hll_sketch], lg_k: int) -> float:
+    """Distinct count of the union of ``sketches`` (a lone sketch's own estimate)."""
+    if not sketches:
         return 0.0
-    if len(present) == 1:
-        return float(round(hll_sketch.deserialize(present[0]).get_estimate()))
+    if len(sketches) == 1:
+        return float(round(sketches[0].get_estimate()))
     union = hll_union(lg_k)
-    for blob in present:
-        union.update(hll_sketch.deserialize(blob))
+    for sk in sketches:
+        union.update(sk)
     return float(round(union.get_estimate()))
 
 
@@ -98,48 +102,60 @@ class Horizon:
         """Fold one window in; return ``(features, new_resource_ratio)``."""
         lg_k = self.lg_k
         hb = int(window_start // HOUR_BUCKET)
-        hour = [b for b in self.hour if b[0] > hb - _HOUR_BUCKETS]
-        before = _distinct([b[2] for b in hour], lg_k) if resources else 0.0
-        if hour and hour[-1][0] == hb:
-            _, sens, res, sreq, active = hour[-1]
-            hour[-1] = (
-                hb,
-                _add(sens, sensitive, lg_k),
-                _add(res, resources, lg_k),
-                sreq + sensitive_requests,
-                active + 1,
-            )
+        cutoff = hb - _HOUR_BUCKETS
+        hour = [b for b in self.hour if b[0] > cutoff]
+        current = hour.pop() if hour and hour[-1][0] == hb else None
+        if resources:
+            # each resource sketch is opened once: for the count before this window, then
+            # (the current bucket's, updated in place) for the count after it
+            older = [hll_sketch.deserialize(b[2]) for b in hour if b[2] is not None]
+            res_sk = None
+            if current is not None and current[2] is not None:
+                res_sk = hll_sketch.deserialize(current[2])
+                older.append(res_sk)
+            before = _estimate(older, lg_k)
+            if res_sk is None:
+                res_sk = hll_sketch(lg_k, _TYPE)
+                older.append(res_sk)
+            for item in sorted(resources):  # sorted: see _add
+                res_sk.update(item)
+            res_blob: bytes | None = bytes(res_sk.serialize_compact())
+            resources_1h = _estimate(older, lg_k)
+            new = min(max((resources_1h - before) / len(resources), 0.0), 1.0)
         else:
-            hour.append(
-                (
-                    hb,
-                    _add(None, sensitive, lg_k),
-                    _add(None, resources, lg_k),
-                    sensitive_requests,
-                    1,
-                )
-            )
+            res_blob = None if current is None else current[2]
+            resources_1h = _distinct([b[2] for b in hour] + [res_blob], lg_k)
+            new = 0.0
+        if current is None:
+            sens_blob = _add(None, sensitive, lg_k)
+            hour.append((hb, sens_blob, res_blob, sensitive_requests, 1))
+        else:
+            _, sens, _, sreq, active = current
+            sens_blob = _add(sens, sensitive, lg_k)
+            hour.append((hb, sens_blob, res_blob, sreq + sensitive_requests, active + 1))
         self.hour = hour
         db = int(window_start // DAY_BUCKET)
         day = [b for b in self.day if b[0] > db - _DAY_BUCKETS]
-        blob = _add(day[-1][1] if day and day[-1][0] == db else None, sensitive, lg_k)
-        if blob is not None and blob == hour[-1][1]:
-            blob = hour[-1][1]  # same sketch in both rings: keep one copy
-        if day and day[-1][0] == db:
+        same_day = bool(day) and day[-1][0] == db
+        blob = _add(day[-1][1] if same_day else None, sensitive, lg_k)
+        if blob is not None and blob == sens_blob:
+            blob = sens_blob  # same sketch in both rings: keep one copy
+        if same_day:
             day[-1] = (db, blob)
         else:
             day.append((db, blob))
         self.day = day
-        resources_1h = _distinct([b[2] for b in hour], lg_k)
-        new = 0.0
-        if resources:
-            new = min(max((resources_1h - before) / len(resources), 0.0), 1.0)
+        sreq_1h = 0
+        active_1h = 0
+        for b in hour:
+            sreq_1h += b[3]
+            active_1h += b[4]
         features = {
             "distinct_sensitive_1h": _distinct([b[1] for b in hour], lg_k),
             "distinct_sensitive_24h": _distinct([b[1] for b in day], lg_k),
             "distinct_resources_1h": resources_1h,
-            "sensitive_requests_1h": float(sum(b[3] for b in hour)),
-            "active_windows_1h": float(sum(b[4] for b in hour)),
+            "sensitive_requests_1h": float(sreq_1h),
+            "active_windows_1h": float(active_1h),
         }
         return features, new
 

@@ -73,6 +73,12 @@ def derived_features(x: Features) -> dict[str, float]:
 _REFRESH = 16
 
 
+def _update(q: stats.Quantile, value: float) -> None:
+    """``q.update(value)`` straight into river's Rust estimator (same result, no wrapper)."""
+    q._quantile.update(value)
+    q._is_updated = True
+
+
 def _unit(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else _clamp(v)
 
@@ -150,24 +156,34 @@ class PopulationModel:
 
     def learn_one(self, x: Features) -> None:
         """Add one account window judged normal to the population."""
+        self.learn_derived(self.derive(x), x)
+
+    def learn_derived(self, derived: Mapping[str, float], x: Features) -> None:
+        """``learn_one`` with ``derive(x)`` already computed (the stage derives once)."""
         if self.sample_by is not None:
             k = x.get(self.sample_by)
             if k is not None and math.isfinite(k) and k > 1.0 and self._rng.random() * k >= 1.0:
                 return
-        for name, value in self.derive(x).items():
-            if name in self._high:
-                self._high[name].update(value)
-                self._median[name].update(value)
+        high, median = self._high, self._median
+        for name, value in derived.items():
+            q = high.get(name)
+            if q is not None:
+                _update(q, value)
+                _update(median[name], value)
         self.n += 1
 
     def excesses(self, x: Features) -> dict[str, float]:
         """Doublings above the population quantile, per derived quantity that exceeds it."""
+        return self.excesses_derived(self.derive(x))
+
+    def excesses_derived(self, derived: Mapping[str, float]) -> dict[str, float]:
+        """``excesses`` of an already derived window."""
         out: dict[str, float] = {}
         if self.n < self.warmup:
             return out
         refs = self._references()
         weights = self.weights
-        for name, value in self.derive(x).items():
+        for name, value in derived.items():
             ref = refs.get(name)
             if ref is not None and value > ref:
                 excess = weights.get(name, 1.0) * math.log2((1.0 + value) / (1.0 + ref))
@@ -185,7 +201,20 @@ class PopulationModel:
 
     def score_one(self, x: Features) -> float:
         """Largest excess over the population p99 plus a share of the second largest."""
-        top = sorted(self.excesses(x).values(), reverse=True)
+        return self.score_derived(self.derive(x))
+
+    def score_derived(self, derived: Mapping[str, float]) -> float:
+        """``score_one`` of an already derived window (0.0 at once when nothing exceeds)."""
+        if self.n < self.warmup:
+            return 0.0
+        refs = self._references()
+        for name, value in derived.items():
+            ref = refs.get(name)
+            if ref is not None and value > ref:
+                break
+        else:
+            return 0.0  # the common case: every quantity at or below its reference
+        top = sorted(self.excesses_derived(derived).values(), reverse=True)
         if not top:
             return 0.0
         second = top[1] if len(top) > 1 else 0.0

@@ -19,7 +19,7 @@ from detectors.base import STATE_VERSION
 from detectors.baseline import SelfBaseline
 from detectors.campaign import CampaignCorrelator, WindowSummary, ip_prefix
 from detectors.config import DetectionConfig
-from detectors.decision import Decider, may_learn, severity_of
+from detectors.decision import Calibrator, Decider, may_learn, severity_of
 from detectors.endpoint import EndpointForecast
 from detectors.enumeration import EnumerationDetector
 from detectors.explain import account_alert, campaign_alert, endpoint_alert
@@ -241,23 +241,29 @@ class AccountStage:
         x = acc.features(new_ratio)
         x.update(long)
         models, decider = self.models, self.models.decider
+        population, enumeration = models.population, models.enumeration
+        # each model derives its quantities once per window, for scoring and for learning
+        pop_x = population.derive(x)
+        enum_x = enumeration.derive(x)
         allowlisted = decider.allowlist.contains(etype, entity, end)
         # a window of a handful of requests says nothing about the account against itself
         # (one request is 100% of anything), so the self baseline neither scores nor learns it
         judged_by_self = acc.requests >= self.self_min_requests
-        scores = {
-            "population": models.population.score_one(x),
-            "enumeration": models.enumeration.score_one(x),
-            "self_baseline": st.baseline.score_one(x) if judged_by_self else 0.0,
-        }
+        scores = (
+            population.score_derived(pop_x),
+            enumeration.score_derived(enum_x),
+            st.baseline.score_one(x) if judged_by_self else 0.0,
+        )
         flagged = False
         best: tuple[int, float, str, float, float, Severity] | None = None
-        for name, score in scores.items():
-            cal = decider.calibrator(name)
+        calibrators = self._calibrators()
+        for name, score, cal in zip(ACCOUNT_DETECTORS, scores, calibrators, strict=True):
             threshold = cal.threshold
-            severity = severity_of(score, threshold, decider.scale)
             if not allowlisted:
                 cal.update(score)
+            if not score >= threshold:  # below (or NaN): severity_of would say None
+                continue
+            severity = severity_of(score, threshold, decider.scale)
             if severity is None:
                 continue
             flagged = True
@@ -270,7 +276,7 @@ class AccountStage:
             and decider.cooldown.allow(f"{etype}:{entity}", best[5], end)
         ):
             _, _, detector, score, threshold, severity = best
-            model = models.population if detector == "population" else models.enumeration
+            model = population if detector == "population" else enumeration
             out.alerts.append(
                 account_alert(
                     entity=entity,
@@ -286,17 +292,20 @@ class AccountStage:
         if may_learn(flagged=flagged, allowlisted=allowlisted):
             if judged_by_self:
                 st.baseline.learn_one(x)
-            models.population.learn_one(x)
-            models.enumeration.learn_one(x)
+            population.learn_derived(pop_x, x)
+            enumeration.learn_derived(enum_x, x)
         out.updated.append((entity, st))
         if acc.sensitive_ids and not allowlisted:
             # every sensitive-route window, eligible or not: the correlator weighs how much
             # of an IP prefix's or agent's traffic is machine-like before trusting it
             out.summaries.append(
-                self._summary(
-                    entity=entity, acc=acc, x=x, start=start, end=end, score=max(scores.values())
-                )
+                self._summary(entity=entity, acc=acc, x=x, start=start, end=end, score=max(scores))
             )
+
+    def _calibrators(self) -> tuple[Calibrator, ...]:
+        """The account detectors' calibrators, in ``ACCOUNT_DETECTORS`` order."""
+        decider = self.models.decider
+        return tuple(decider.calibrator(name) for name in ACCOUNT_DETECTORS)
 
     def _summary(
         self,
