@@ -91,17 +91,17 @@ class Calibrator:
     def update(self, score: float) -> None:
         """Add one score (every scored window, flagged or not, except allowlisted ones)."""
         if math.isfinite(score):
-            self._quantile.update(score)
+            q = self._quantile  # straight into river's Rust estimator: same result, no wrapper
+            q._quantile.update(score)
+            q._is_updated = True
             self.n += 1
 
     @property
     def threshold(self) -> float:
         """Current threshold: the calibrated quantile or the minimum, whichever is higher."""
-        if self.n < self.warmup:
+        if self.n < self.warmup or not self._quantile._is_updated:
             return self.min_threshold
-        q = self._quantile.get()
-        if q is None:
-            return self.min_threshold
+        q = self._quantile._quantile.get()
         if self.max_threshold is not None:
             q = min(q, self.max_threshold)
         return max(self.min_threshold, q)

@@ -66,7 +66,9 @@ def sequential_walk(ids: set[str]) -> float:
     >>> sequential_walk({"100", "101", "102", "104"}), sequential_walk({"5", "90000"})
     (1.0, 0.0)
     """
-    nums = sorted(int(i) for i in ids if i.isdigit())
+    if len(ids) < 2:
+        return 0.0
+    nums = sorted([int(i) for i in ids if i.isdigit()])
     if len(nums) < 2:
         return 0.0
     close = sum(1 for a, b in pairwise(nums) if b - a <= _WALK_GAP)

@@ -66,17 +66,16 @@ def derived_features(x: Features) -> dict[str, float]:
         out["machine_resources"] = resources * machine
     if requests is not None and (walk is not None or cv is not None):
         out["machine_requests"] = requests * machine
-    return {k: min(max(v, 0.0), MAX_VALUE) for k, v in out.items() if math.isfinite(v)}
+    finite = math.isfinite  # the same clamp as min(max(v, 0.0), MAX_VALUE), minus two calls
+    return {
+        k: (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+        for k, v in out.items()
+        if finite(v)
+    }
 
 
 #: Learned windows between refreshes of the cached references (quantiles move slowly).
 _REFRESH = 16
-
-
-def _update(q: stats.Quantile, value: float) -> None:
-    """``q.update(value)`` straight into river's Rust estimator (same result, no wrapper)."""
-    q._quantile.update(value)
-    q._is_updated = True
 
 
 def _unit(v: float | None) -> float | None:
@@ -168,8 +167,12 @@ class PopulationModel:
         for name, value in derived.items():
             q = high.get(name)
             if q is not None:
-                _update(q, value)
-                _update(median[name], value)
+                # straight into river's Rust estimators (what Quantile.update does, inlined)
+                q._quantile.update(value)
+                q._is_updated = True
+                m = median[name]
+                m._quantile.update(value)
+                m._is_updated = True
         self.n += 1
 
     def excesses(self, x: Features) -> dict[str, float]:

@@ -149,6 +149,7 @@ class AccountStage:
         self._open: dict[int, dict[str, AccountWindow]] = {}
         self._endpoints: dict[int, dict[str, EndpointWindow]] = {}
         self._late_reported = 0
+        self._cal_cache: tuple[Decider, tuple[Calibrator, ...]] | None = None
         policy = config.extra.get("account_policy", {})
         self.self_min_requests = int(policy.get("self_min_requests", 10))
 
@@ -303,9 +304,16 @@ class AccountStage:
             )
 
     def _calibrators(self) -> tuple[Calibrator, ...]:
-        """The account detectors' calibrators, in ``ACCOUNT_DETECTORS`` order."""
+        """The account detectors' calibrators, in ``ACCOUNT_DETECTORS`` order (cached per
+        decider: a restored snapshot of ``models`` brings its own)."""
         decider = self.models.decider
-        return tuple(decider.calibrator(name) for name in ACCOUNT_DETECTORS)
+        cached = self._cal_cache
+        if cached is None or cached[0] is not decider:
+            cached = self._cal_cache = (
+                decider,
+                tuple(decider.calibrator(name) for name in ACCOUNT_DETECTORS),
+            )
+        return cached[1]
 
     def _summary(
         self,
