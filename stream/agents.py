@@ -28,7 +28,7 @@ from stream.batches import decode_batch
 from stream.errors import CodecError
 from stream.metrics import Metrics
 from stream.runtime import AccountRuntime, EndpointRuntime, Outbox
-from stream.state import ChangelogWriter, TableStore
+from stream.state import MAX_STATE_BYTES, ChangelogWriter, TableStore
 
 __all__ = ["Agents", "Topology"]
 
@@ -79,7 +79,15 @@ class Agents:
         entities = app.Table(
             "entities", partitions=topology.partitions, key_type=bytes, value_type=bytes
         )
-        endpoint_state = app.Table("endpoint-state", partitions=1, key_type=bytes, value_type=bytes)
+        # The endpoint stage's checkpoint holds the partials of windows that some
+        # partition has not closed yet: allow it to be large.
+        endpoint_state = app.Table(
+            "endpoint-state",
+            partitions=1,
+            key_type=bytes,
+            value_type=bytes,
+            extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
+        )
         self.accounts: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities, writer))
         self.endpoints: EndpointRuntime[Any] = EndpointRuntime(
             config, topology.partitions, TableStore(endpoint_state, writer)

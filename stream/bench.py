@@ -156,6 +156,8 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
         sample = 'scrapewatch_events_total{result="processed"}'
         while done < total and time.monotonic() < deadline:
             time.sleep(0.1)
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"a bench worker died; see /tmp/{app_id}-*.log")
             done = sum(_metric(p, sample) for p in ports)
             if time.monotonic() - last_report > 10:
                 echo(f"  ... {workers} worker(s): {done:,.0f} of {total:,} events")

@@ -194,49 +194,68 @@ class AccountRuntime(Generic[H]):
 
 class EndpointRuntime(Generic[H]):
     """The single endpoint stage: combines every partition's partials, scores endpoints
-    and correlates campaigns. Checkpointed whole after each message it processes."""
+    and correlates campaigns.
+
+    Its checkpoint (the whole stage, pending partials included) is written when a window
+    closes and otherwise at most every ``checkpoint_seconds``; the messages it has read
+    are acknowledged only after a checkpoint that covers them.
+    """
 
     KEY = "__endpoint_stage__"
 
-    def __init__(self, config: DetectionConfig, sources: int, store: StateStore) -> None:
+    def __init__(
+        self,
+        config: DetectionConfig,
+        sources: int,
+        store: StateStore,
+        checkpoint_seconds: float = 10.0,
+    ) -> None:
         self.config = config
         self.sources = sources
         self.store = store
+        self.checkpoint_seconds = checkpoint_seconds
         self.stage = EndpointStage(config, sources=sources)
         self.pending: list[H] = []
+        self.covered: list[H] = []
+        self._last_checkpoint = time.monotonic()
 
     def restore(self) -> None:
+        """Take the stage from the table (after a rebalance), or start afresh."""
         blob = self.store.get(self.KEY)
+        self.stage = EndpointStage(self.config, sources=self.sources)
         if blob is not None:
             self.stage = load_state(blob)
             log.info("endpoint stage restored")
+        self.pending, self.covered = [], []
 
     def on_stats(self, raw: bytes, handle: H) -> Outbox:
         msg = loads(raw)
+        self.pending.append(handle)
         if msg.get("v") != STATS_FORMAT_VERSION:
             log.error("endpoint-stats message of unknown format %r skipped", msg.get("v"))
-            self.pending.append(handle)
             return Outbox()
-        source = int(msg["source"])
         for p in msg["partials"]:
             self.stage.add_partial(EndpointPartial.from_dict(p))
         for s in msg["summaries"]:
             self.stage.add_summary(_summary_from_dict(s))
-        self.stage.source_watermark(source, float(msg["watermark"]))
-        self.pending.append(handle)
+        self.stage.source_watermark(int(msg["source"]), float(msg["watermark"]))
         return self._advance(None)
 
     def tick(self, now: float, backlog: bool = False) -> Outbox:
         return self._advance(None if backlog else now)
 
     def _advance(self, now: float | None) -> Outbox:
-        out = Outbox(alerts=self.stage.advance(now))
-        if self.pending:
+        alerts = self.stage.advance(now)
+        due = time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+        if self.pending and (alerts or due or now is not None):
             self.store.put(0, self.KEY, dump_state(self.stage))
-        return out
+            self._last_checkpoint = time.monotonic()
+            self.covered.extend(self.pending)
+            self.pending = []
+        return Outbox(alerts=alerts)
 
     def ackable(self) -> list[H]:
-        ready, self.pending = self.pending, []
+        ready, self.covered = self.covered, []
         return ready
 
 

@@ -16,6 +16,7 @@ from detectors.base import STATE_VERSION
 from stream.errors import ScrapewatchError
 
 __all__ = [
+    "MAX_STATE_BYTES",
     "ChangelogWriter",
     "StateStore",
     "StateWriteError",
@@ -26,6 +27,10 @@ __all__ = [
 ]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+#: Largest state record written (the endpoint stage's checkpoint can hold many windows'
+#: partials when one partition lags far behind the others).
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 class StateStore(Protocol):

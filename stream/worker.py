@@ -22,8 +22,9 @@ from stream.httpserver import HttpServer
 from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
 from stream.metrics import create as create_metrics
+from stream.process import tune_gc
 from stream.settings import Settings
-from stream.state import ChangelogWriter
+from stream.state import MAX_STATE_BYTES, ChangelogWriter
 from stream.topics import project_topics
 
 __all__ = ["detection_config", "run_worker"]
@@ -67,6 +68,7 @@ class BridgeService(mode.Service):
 def run_worker(settings: Settings) -> None:
     """Run one worker until SIGTERM / SIGINT."""
     logging.basicConfig(level=settings.log_level)
+    tune_gc()
     config = detection_config(settings)
     create_topics(new_admin(settings), project_topics(settings), settings.bootstrap_servers)
     metrics = create_metrics(known_routes=config.known_routes)
@@ -78,7 +80,8 @@ def run_worker(settings: Settings) -> None:
         alerts=settings.topic_alerts,
         partitions=settings.requests_partitions,
     )
-    writer = ChangelogWriter(Producer(producer_config(settings, {"linger.ms": 20})))
+    big = {"linger.ms": 20, "message.max.bytes": MAX_STATE_BYTES + 65536}
+    writer = ChangelogWriter(Producer(producer_config(settings, big)))
     agents = Agents.install(app, topology, config, metrics, writer)
     bridge = Bridge(
         consumer_config=consumer_config(settings, group_id=f"{settings.app_id}-ingest"),

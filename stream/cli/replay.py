@@ -25,6 +25,7 @@ from detectors.events import Request
 from detectors.replay import ReplayStats, replay
 from stream import codec
 from stream.events import Rejection, event_from_obj, parse_event
+from stream.process import tune_gc
 
 __all__ = ["BadLogLine", "combined_parser", "register", "run_replay"]
 
@@ -97,6 +98,7 @@ def run_replay(
     progress: bool = True,
 ) -> ReplayStats:
     """Replay ``events`` (a file path) and pass each alert to ``emit``."""
+    tune_gc()
     parse: Callable[[bytes], Any] = parse_event if fmt == "jsonl" else combined_parser()
     with events.open("rb") as fp:
         lines: Iterable[bytes] = fp
