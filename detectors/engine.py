@@ -69,6 +69,10 @@ class Engine:
                 self._keys[key] = p
         return self.stages[p]
 
+    def _ingest(self, req: Any) -> None:
+        account = req.account
+        self._stage(req.client_ip if account is None else account).ingest(req)
+
     def process(self, events: Iterable[Any]) -> Iterator[dict[str, Any]]:
         """Run ``events`` (``Request``s, in file order) and yield alerts, then flush."""
         yield from self.feed(events)
@@ -80,14 +84,11 @@ class Engine:
         single = self.stages[0] if self.partitions == 1 else None
         next_close = self._next_close
         n = 0
+        ingest = single.ingest if single is not None else self._ingest
         try:
             for req in events:
                 n += 1
-                if single is not None:
-                    single.ingest(req)
-                else:
-                    account = req.account
-                    self._stage(req.client_ip if account is None else account).ingest(req)
+                ingest(req)
                 if req.ts >= next_close:
                     # the global watermark may have passed a window end: close what is due
                     watermark = req.ts - lateness

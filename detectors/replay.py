@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from detectors.events import Request
 
 __all__ = ["ReplayStats", "replay"]
 
-_PROGRESS_EVERY = 1 << 16
+_PROGRESS_MASK = (1 << 16) - 1  # look at the clock every 65,536 lines
 _BAD_EXAMPLES = 5
 
 
@@ -95,17 +95,23 @@ def replay(
     cpu_started = time.process_time()
     next_report = started + progress_seconds
 
-    def requests() -> Iterable[Request]:
-        nonlocal next_report
+    first: float | None = None
+    last: Request | None = None
+
+    def requests() -> Iterator[Request]:
+        nonlocal next_report, first, last
         n = 0
         for raw in lines:
             n += 1
             req = parse(raw)
             if type(req) is Request:
+                if first is None:
+                    first = req.ts
+                last = req
                 yield req
             else:
                 _bad(stats, n, req)
-            if progress is not None and not n % _PROGRESS_EVERY:
+            if not n & _PROGRESS_MASK and progress is not None:
                 now = time.perf_counter()
                 if now >= next_report:
                     next_report = now + progress_seconds
@@ -114,18 +120,7 @@ def replay(
                     progress(stats)
         stats.lines = n
 
-    first: float | None = None
-    last: float | None = None
-
-    def tracked() -> Iterable[Request]:
-        nonlocal first, last
-        for req in requests():
-            if first is None:
-                first = req.ts
-            last = req.ts
-            yield req
-
-    for alert in engine.process(tracked()):
+    for alert in engine.process(requests()):
         stats.alerts += 1
         stats.alerts_by[f"{alert['detector']}/{alert['severity']}"] += 1
         emit(alert)
@@ -136,7 +131,7 @@ def replay(
     stats.late_events = counts["late_events"]
     stats.windows_closed = counts["windows_closed"]
     stats.entities = counts["entities"]
-    stats.first_ts, stats.last_ts = first, last
+    stats.first_ts, stats.last_ts = first, None if last is None else last.ts
     return stats
 
 

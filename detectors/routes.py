@@ -89,6 +89,47 @@ class Routes:
         self._templates: dict[str, tuple[int, ...]] = {}
         self._sensitive_cache: dict[str, bool] = {}
         self._label_cache: dict[str, str] = {}
+        # classify(): path (or app route) -> (method, endpoint, ids or holes, sensitive)
+        self._by_path: dict[str, tuple[str, str, tuple[str, ...], bool]] = {}
+        self._by_route: dict[str, tuple[str, str, tuple[int, ...], bool]] = {}
+
+    def classify(
+        self, method: str, path: str, route: str | None = None
+    ) -> tuple[str, tuple[str, ...], bool]:
+        """``(endpoint, resource ids, sensitive)``: ``resolve`` and ``is_sensitive`` in one.
+
+        The per-event call: remembers the answer per path (and per app route), so a
+        repeated path costs one dict lookup. Caches are bounded (cleared when full).
+
+        >>> Routes(sensitive=["/u/{id}"]).classify("GET", "/u/7")
+        ('GET /u/{id}', ('7',), True)
+        """
+        if route:
+            hit = self._by_route.get(route)
+            if hit is None or hit[0] != method:
+                endpoint = f"{method} {route}"  # as resolve() names it
+                hit = (method, endpoint, _placeholders(route), self.is_sensitive(endpoint))
+                if len(self._by_route) >= _CACHE_LIMIT:
+                    self._by_route.clear()
+                self._by_route[route] = hit
+            holes = hit[2]
+            if not holes:
+                return hit[1], _NO_IDS, hit[3]
+            q = path.find("?")
+            segs = (path if q < 0 else path[:q]).split("/")
+            n = len(segs)
+            if len(holes) == 1:
+                i = holes[0]
+                return hit[1], ((segs[i],) if i < n else ()), hit[3]
+            return hit[1], tuple([segs[i] for i in holes if i < n]), hit[3]
+        found = self._by_path.get(path)
+        if found is None or found[0] != method:
+            endpoint, ids = self.resolve(method, path)
+            found = (method, endpoint, ids, self.is_sensitive(endpoint))
+            if len(self._by_path) >= _CACHE_LIMIT:
+                self._by_path.clear()
+            self._by_path[path] = found
+        return found[1], found[2], found[3]
 
     def resolve(
         self, method: str, path: str, route: str | None = None

@@ -148,6 +148,12 @@ class AccountStage:
         self.states: dict[str, EntityState] = {}
         self._open: dict[int, dict[str, AccountWindow]] = {}
         self._endpoints: dict[int, dict[str, EndpointWindow]] = {}
+        # the window the last event fell in, and its two dicts (reset when windows close)
+        self._current: int | None = None
+        self._current_windows: tuple[dict[str, AccountWindow], dict[str, EndpointWindow]] = (
+            {},
+            {},
+        )
         self._late_reported = 0
         self._cal_cache: tuple[Decider, tuple[Calibrator, ...]] | None = None
         policy = config.extra.get("account_policy", {})
@@ -164,22 +170,24 @@ class AccountStage:
 
     def ingest(self, req: Any) -> None:
         """Fold one ``Request`` into its window (cheap: no scoring here)."""
-        k = self.clock.observe(req.ts)
+        ts, ip, method, path, status, account, route, _, agent, _, _ = req
+        k = self.clock.observe(ts)
         if k is None:
             return
-        account = req.account
-        entity = req.client_ip if account is None else account
-        endpoint, ids = self.routes.resolve(req.method, req.path, req.route)
-        sensitive = self.routes.is_sensitive(endpoint)
-        wins = self._open.get(k)
-        if wins is None:
-            wins = self._open[k] = {}
-            self._endpoints[k] = {}
+        endpoint, ids, sensitive = self.routes.classify(method, path, route)
+        if k == self._current:
+            wins, eps = self._current_windows
+        else:
+            if k not in self._open:
+                self._open[k] = {}
+                self._endpoints[k] = {}
+            wins, eps = self._current_windows = (self._open[k], self._endpoints[k])
+            self._current = k
+        entity = ip if account is None else account
         acc = wins.get(entity)
         if acc is None:
             acc = wins[entity] = AccountWindow("ip" if account is None else "account")
-        acc.add(req.ts, endpoint, ids, sensitive, req.status, req.client_ip, req.user_agent)
-        eps = self._endpoints[k]
+        acc.add(ts, endpoint, ids, sensitive, status, ip, agent)
         ep = eps.get(endpoint)
         if ep is None:
             ep = eps[endpoint] = EndpointWindow()
@@ -198,6 +206,7 @@ class AccountStage:
         return self._close(self.clock.close_all(list(self._open)))
 
     def _close(self, due: list[int]) -> StageOutput:
+        self._current = None
         out = StageOutput(windows_closed=len(due))
         for k in due:
             start = self.clock.start(k)

@@ -69,3 +69,26 @@ def test_sensitive_and_known_routes_match_by_endpoint_or_bare_route() -> None:
 
 def test_default_sensitive_routes_are_the_simulated_sites() -> None:
     assert set(SENSITIVE_ROUTES) <= DEFAULT_SENSITIVE_ROUTES
+
+
+def test_classify_is_resolve_plus_is_sensitive_even_when_cached() -> None:
+    r = Routes(sensitive=["/api/users/{id}/phone", "GET /u/{name}/posts/{post}"])
+    cases = [
+        ("GET", "/api/users/9/phone", None),
+        ("POST", "/api/users/9/phone", None),
+        ("GET", "/api/users/10/phone?x=1", None),
+        ("GET", "/cart", None),
+        ("GET", "/cart?y=/123", None),
+        ("GET", "/static/00112233445566778899aabbccddeeff.webp", None),
+        ("GET", "/u/alice/posts/77", "/u/{name}/posts/{post}"),
+        ("POST", "/u/alice/posts/77", "/u/{name}/posts/{post}"),
+        ("GET", "/u", "/u/{name}/posts/{post}"),
+        ("GET", "/u/bob", "/u/{name}/posts/{post}"),
+        ("GET", "/health", "/health"),
+        ("GET", "/products/5", "/products/{id}"),
+        ("GET", "/products", "/products/{id}"),
+    ]
+    for _ in range(2):  # the second pass is answered from the caches
+        for method, path, route in cases:
+            endpoint, ids = r.resolve(method, path, route)
+            assert r.classify(method, path, route) == (endpoint, ids, r.is_sensitive(endpoint))

@@ -291,3 +291,17 @@ def test_status_message_names_field_expectation_and_value() -> None:
 def test_status_must_be_an_integer_not_text_float_or_bool(value: object) -> None:
     r = rejected(event(status=value))
     assert (r.reason, r.field) == ("wrong_type", "status")
+
+
+def test_a_remembered_client_ip_gives_the_same_answer_again() -> None:
+    base = {"ts": 1714564800, "method": "GET", "path": "/", "status": 200}
+    for _ in range(2):  # the second time from the validated-address cache
+        first = event_from_obj({**base, "client_ip": "2001:DB8::0:1"})
+        assert isinstance(first, Request)
+        assert first.client_ip == "2001:db8::1"
+        mapped = event_from_obj({**base, "client_ip": "::ffff:10.0.0.1"})
+        assert isinstance(mapped, Request)
+        assert mapped.client_ip == "10.0.0.1"
+        bad = event_from_obj({**base, "client_ip": "10.0.0.256"})
+        assert isinstance(bad, Rejection)
+        assert bad.field == "client_ip"
