@@ -166,6 +166,7 @@ class Agents:
             self.endpoints.tick(now, self.backlog(topology.endpoint_stats, 0)), "endpoint"
         )
         self.to_ack.extend(self.endpoints.ackable())
+        self.accounts.write_dirty()  # before the flush that precedes every acknowledgement
         await self.flush_acks()
         self.metrics.entities.labels("account").set(self.accounts.entities())
 

@@ -155,7 +155,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
         last_report = time.monotonic()
         sample = 'scrapewatch_events_total{result="processed"}'
         while done < total and time.monotonic() < deadline:
-            time.sleep(0.1)
+            time.sleep(0.25)  # each scrape costs the worker a little: do not overdo it
             if any(proc.poll() is not None for proc in procs):
                 raise RuntimeError(f"a bench worker died; see /tmp/{app_id}-*.log")
             done = sum(_metric(p, sample) for p in ports)

@@ -4,8 +4,9 @@ The agents (``stream.agents``) decode, call into here, and send what comes back.
 logic here makes it testable without Faust and keeps the agents a few lines long.
 
 At-least-once without a changelog write per event: an entity's durable state is written
-once per window close; a ``requests.batches`` message is acknowledged (and so its offset
-committed) only when every window it contributed to has closed and been written. A worker
+at most once per window close (changed states are written together, once a second); a
+``requests.batches`` message is acknowledged (and so its offset committed) only when every
+window it contributed to has closed and its state been written. A worker
 that dies therefore re-reads exactly the batches whose windows were still open, and the
 restored watermark drops (as late) what was already counted.
 """
@@ -54,6 +55,9 @@ class _Partition(Generic[H]):
     pending: deque[tuple[H, float]] = field(default_factory=deque)
     last_offset: int = -1
     last_activity: float = field(default_factory=time.monotonic)
+    #: entity states changed since the last write (None: expired, to delete)
+    dirty: dict[str, Any] = field(default_factory=dict)
+    checkpoint_due: bool = False
 
 
 class AccountRuntime(Generic[H]):
@@ -81,13 +85,45 @@ class AccountRuntime(Generic[H]):
             self.partitions[p] = _Partition(stage)
 
     def revoke(self, partitions: Iterable[int]) -> None:
-        """Forget revoked partitions: their unacknowledged batches go to the new owner."""
+        """Write what revoked partitions changed, then forget them: their unacknowledged
+        batches go to the new owner."""
         for p in partitions:
-            self.partitions.pop(p, None)
+            part = self.partitions.pop(p, None)
+            if part is not None:
+                self._write(p, part)
 
     def _loader(self, key: str) -> Any:
+        for part in self.partitions.values():
+            if key in part.dirty:  # changed (or expired) here, not written yet
+                return part.dirty[key]
         blob = self.store.get(key)
         return None if blob is None else load_state(blob)
+
+    def write_dirty(self) -> int:
+        """Write every changed entity state and stage checkpoint to the table.
+
+        Called before offsets are acknowledged (once a second, and on revocation). An
+        entity that closed several windows since the last write is written once: under
+        replay or catch-up speed that is many windows per record; in real time it is still
+        one record per entity per window.
+        """
+        return sum(self._write(p, part) for p, part in self.partitions.items())
+
+    def _write(self, partition: int, part: _Partition[H]) -> int:
+        store = self.store
+        for key, state in part.dirty.items():
+            if state is None:
+                store.delete(partition, key)
+            else:
+                store.put(partition, key, dump_state(state))
+        written = len(part.dirty)
+        part.dirty.clear()
+        if part.checkpoint_due:
+            stage = part.stage
+            checkpoint = {"models": stage.models, "clock": stage.clock}
+            store.put(partition, stage_key(partition), dump_state(checkpoint))
+            part.checkpoint_due = False
+        return written
 
     # -- processing ----------------------------------------------------------------------
     def on_batch(self, partition: int, rows: list[tuple[int, Request]], handle: H) -> Outbox:
@@ -124,7 +160,8 @@ class AccountRuntime(Generic[H]):
         return out
 
     def ackable(self) -> list[H]:
-        """Handles whose every window has closed and been written: safe to commit."""
+        """Handles whose every window has closed: safe to commit once :meth:`write_dirty`
+        has run (the caller writes, flushes, then acknowledges)."""
         ready: list[H] = []
         for part in self.partitions.values():
             stage = part.stage
@@ -151,16 +188,12 @@ class AccountRuntime(Generic[H]):
         )
         if not (result.windows_closed or result.updated or result.expired):
             return out
+        dirty = part.dirty
         for key, state in result.updated:
-            self.store.put(partition, key, dump_state(state))
+            dirty[key] = state
         for key in result.expired:
-            self.store.delete(partition, key)
-        stage = part.stage
-        self.store.put(
-            partition,
-            stage_key(partition),
-            dump_state({"models": stage.models, "clock": stage.clock}),
-        )
+            dirty[key] = None
+        part.checkpoint_due = True
         for key, values in getattr(result, "scores", {}).items():
             out.scores.setdefault(key, []).extend(values)
         requests = out.endpoint_requests
