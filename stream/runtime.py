@@ -20,10 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from detectors.campaign import WindowSummary
 from detectors.config import DetectionConfig
 from detectors.events import Request
-from detectors.features import EndpointPartial
+from detectors.features import EndpointPartial, summary_from_dict, summary_to_dict
 from detectors.stages import AccountStage, EndpointStage, StageOutput
 from stream.codec import dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
@@ -207,7 +206,7 @@ class AccountRuntime(Generic[H]):
                         "source": partition,
                         "watermark": part.stage.watermark,
                         "partials": [p.to_dict() for p in result.partials],
-                        "summaries": [_summary_dict(s) for s in result.summaries],
+                        "summaries": [summary_to_dict(s) for s in result.summaries],
                     }
                 )
             )
@@ -270,7 +269,7 @@ class EndpointRuntime(Generic[H]):
         for p in msg["partials"]:
             self.stage.add_partial(EndpointPartial.from_dict(p))
         for s in msg["summaries"]:
-            self.stage.add_summary(_summary_from_dict(s))
+            self.stage.add_summary(summary_from_dict(s))
         self.stage.source_watermark(int(msg["source"]), float(msg["watermark"]))
         return self._advance(None)
 
@@ -291,23 +290,3 @@ class EndpointRuntime(Generic[H]):
         ready, self.covered = self.covered, []
         return ready
 
-
-def _summary_dict(s: WindowSummary) -> dict[str, Any]:
-    return {
-        "entity": s.entity,
-        "entity_type": s.entity_type,
-        "start": s.start,
-        "end": s.end,
-        "route": s.route,
-        "requests": s.requests,
-        "distinct_sensitive": s.distinct_sensitive,
-        "sequential_walk": s.sequential_walk,
-        "interarrival_cv": s.interarrival_cv,
-        "ip_prefixes": list(s.ip_prefixes),
-        "user_agent": s.user_agent,
-        "score": s.score,
-    }
-
-
-def _summary_from_dict(d: dict[str, Any]) -> WindowSummary:
-    return WindowSummary(**{**d, "ip_prefixes": tuple(d["ip_prefixes"])})

@@ -3,50 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from detectors.events import Request
-from stream.codec import dumps
 from stream.events import (
     MAX_STRING_CHARS,
-    REASONS,
     REQUIRED_FIELDS,
     Rejection,
     event_from_obj,
-    parse_event,
 )
-
-TS = 1714564800.25  # 2024-05-01T12:00:00.25Z
-
-
-def event(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "ts": TS,
-        "client_ip": "203.0.113.7",
-        "method": "GET",
-        "path": "/api/users/42/profile",
-        "status": 200,
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not _ABSENT}
-
-
-_ABSENT = object()
-
-
-def rejected(obj: Any) -> Rejection:
-    result = parse_event(dumps(obj))
-    assert isinstance(result, Rejection), result
-    assert result.reason in REASONS
-    return result
-
-
-def accepted(obj: Any) -> Request:
-    result = parse_event(dumps(obj))
-    assert isinstance(result, Request), result
-    return result
+from tests.unit.stream.eventkit import ABSENT, TS, accepted, event, rejected
 
 
 def test_minimal_event_is_a_request_with_optional_fields_none() -> None:
@@ -153,7 +120,7 @@ def test_ts_rejects_wrong_types(value: object, got: str) -> None:
 
 @pytest.mark.parametrize("name", REQUIRED_FIELDS)
 def test_each_required_field_absent_is_missing_field(name: str) -> None:
-    r = rejected(event(**{name: _ABSENT}))
+    r = rejected(event(**{name: ABSENT}))
     assert (r.reason, r.field) == ("missing_field", name)
     assert r.message.startswith(f"field '{name}': required, expected ")
     assert r.message.endswith("got nothing (the field is absent)")

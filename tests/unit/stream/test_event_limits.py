@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from detectors.events import Request
@@ -18,37 +16,7 @@ from stream.events import (
     event_key,
     parse_event,
 )
-
-TS = 1714564800.25  # 2024-05-01T12:00:00.25Z
-
-
-def event(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "ts": TS,
-        "client_ip": "203.0.113.7",
-        "method": "GET",
-        "path": "/api/users/42/profile",
-        "status": 200,
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not _ABSENT}
-
-
-_ABSENT = object()
-
-
-def rejected(obj: Any) -> Rejection:
-    result = parse_event(dumps(obj))
-    assert isinstance(result, Rejection), result
-    assert result.reason in REASONS
-    return result
-
-
-def accepted(obj: Any) -> Request:
-    result = parse_event(dumps(obj))
-    assert isinstance(result, Request), result
-    return result
-
+from tests.unit.stream.eventkit import ABSENT, TS, accepted, event, rejected
 
 # --- optional fields ----------------------------------------------------------------------
 
@@ -165,7 +133,7 @@ def test_every_reason_is_reachable() -> None:
         parse_event(b"{").reason,  # type: ignore[union-attr]
         parse_event(b" " * (MAX_MESSAGE_BYTES + 1)).reason,  # type: ignore[union-attr]
         rejected([]).reason,
-        rejected(event(ts=_ABSENT)).reason,
+        rejected(event(ts=ABSENT)).reason,
         rejected(event(status="1")).reason,
         rejected(event(status=1)).reason,
     }
