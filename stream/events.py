@@ -150,8 +150,18 @@ def event_from_obj(obj: object) -> Request | Rejection:  # noqa: PLR0911, PLR091
             "not_object", None, f"message: expected a JSON object, got {_describe(obj)}"
         )
     # one C-level pass over the eleven fields; validated below in contract order
-    values: Any = map(obj.get, _FIELDS)
-    raw_ts, ip, method, path, status, account, route, size, agent, session, referer = values
+    get = obj.get
+    raw_ts: Any = get("ts")
+    ip: Any = get("client_ip")
+    method: Any = get("method")
+    path: Any = get("path")
+    status: Any = get("status")
+    account: Any = get("account")
+    route: Any = get("route")
+    size: Any = get("bytes")
+    agent: Any = get("user_agent")
+    session: Any = get("session")
+    referer: Any = get("referer")
 
     ts: float
     kind = type(raw_ts)
