@@ -289,4 +289,3 @@ class EndpointRuntime(Generic[H]):
     def ackable(self) -> list[H]:
         ready, self.covered = self.covered, []
         return ready
-

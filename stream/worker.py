@@ -22,7 +22,7 @@ from stream.httpserver import HttpServer
 from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
 from stream.metrics import create as create_metrics
-from stream.process import tune_gc
+from stream.process import tune_gc, tune_threads
 from stream.settings import Settings
 from stream.state import MAX_STATE_BYTES, ChangelogWriter
 from stream.topics import project_topics
@@ -69,6 +69,7 @@ def run_worker(settings: Settings) -> None:
     """Run one worker until SIGTERM / SIGINT."""
     logging.basicConfig(level=settings.log_level)
     tune_gc()
+    tune_threads()
     config = detection_config(settings)
     create_topics(new_admin(settings), project_topics(settings), settings.bootstrap_servers)
     metrics = create_metrics(known_routes=config.known_routes)
