@@ -150,19 +150,30 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
                 raise RuntimeError(f"bench worker did not start; see /tmp/{app_id}-*.log")
             time.sleep(0.05)
         started = time.perf_counter()
-        done = 0.0
+        done, last_change, last_done = 0.0, started, -1.0
         deadline = time.monotonic() + 1800
         last_report = time.monotonic()
         sample = 'scrapewatch_events_total{result="processed"}'
-        while done < total and time.monotonic() < deadline:
+        # Finished when every event was processed, nothing is left to read, and the count
+        # has stood still for a second. With several workers a rebalance re-delivers
+        # batches whose windows were open (at-least-once), so "processed" may pass the
+        # total before the work is done: hence the lag and stillness conditions.
+        while time.monotonic() < deadline:
             time.sleep(0.25)  # each scrape costs the worker a little: do not overdo it
             if any(proc.poll() is not None for proc in procs):
                 raise RuntimeError(f"a bench worker died; see /tmp/{app_id}-*.log")
             done = sum(_metric(p, sample) for p in ports)
+            now = time.perf_counter()
+            if done != last_done:
+                last_done, last_change = done, now
+                continue
+            lag = sum(_metric(p, "scrapewatch_consumer_lag_messages") for p in ports)
+            if done >= total and lag == 0 and now - last_change >= 1.0:
+                break
             if time.monotonic() - last_report > 10:
                 echo(f"  ... {workers} worker(s): {done:,.0f} of {total:,} events")
                 last_report = time.monotonic()
-        elapsed = time.perf_counter() - started
+        elapsed = last_change - started
         windows = sum(
             _metric(p, 'scrapewatch_windows_closed_total{stage="account"}') for p in ports
         )
@@ -171,8 +182,9 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
         return {
             "workers": workers,
             "seconds": elapsed,
-            "events": done,
-            "events_per_second": done / elapsed if elapsed else 0.0,
+            "events": float(total),
+            "events_processed_incl_redelivered": done,
+            "events_per_second": total / elapsed if elapsed else 0.0,
             "windows_closed": windows,
             "alerts": alerts,
             "peak_rss_bytes": rss,
