@@ -94,7 +94,6 @@ class Agents:
         )
         self.endpoints_restored = False
         self.read_upto: dict[tuple[str, int], int] = {}
-        self.to_ack: list[Any] = []
         # Readiness is a flag set by Faust's own signals, in the event loop; the HTTP
         # thread only reads it. (Touching Faust's table manager from another thread, which
         # creates its recovery service lazily, made workers hang before their first
@@ -118,6 +117,7 @@ class Agents:
         # mode's handler type is a union of callables that no async method matches exactly
         app.on_partitions_revoked.connect(cast(Any, self.on_revoked))
         app.on_rebalance_complete.connect(cast(Any, self.on_rebalanced))
+        app.on_before_shutdown.connect(cast(Any, self.on_shutdown))
         return self
 
     def ready(self) -> bool:
@@ -138,7 +138,6 @@ class Agents:
                 continue
             self.read_upto[(batches, message.partition)] = message.offset
             await self.send(self.accounts.on_batch(message.partition, rows, event), "account")
-            self.to_ack.extend(self.accounts.ackable())
             metrics.events.labels("processed").inc(len(rows))
             metrics.batch_latency.observe(time.perf_counter() - started)
             if message.timestamp:
@@ -152,23 +151,24 @@ class Agents:
                 self.endpoints_restored = True
             self.read_upto[(self.topology.endpoint_stats, 0)] = event.message.offset
             await self.send(self.endpoints.on_stats(event.value, event), "endpoint")
-            self.to_ack.extend(self.endpoints.ackable())
 
     async def tick(self) -> None:
-        """Every second: close quiet partitions' windows, then acknowledge what is durable."""
+        """Every second: close quiet partitions' windows, then make progress durable."""
         if not self.is_ready:
             return
         now, topology = time.time(), self.topology
         out = self.accounts.tick(now, lambda p: self.backlog(topology.batches, p))
         await self.send(out, "account")
-        self.to_ack.extend(self.accounts.ackable())
         await self.send(
             self.endpoints.tick(now, self.backlog(topology.endpoint_stats, 0)), "endpoint"
         )
-        self.to_ack.extend(self.endpoints.ackable())
-        self.accounts.write_dirty()  # before the flush that precedes every acknowledgement
-        await self.flush_acks()
+        await self.commit_point()
         self.metrics.entities.labels("account").set(self.accounts.entities())
+
+    async def on_shutdown(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Faust has stopped the flow of messages: make everything processed durable, so a
+        graceful stop neither loses nor repeats an alert."""
+        await self.commit_point()
 
     # -- helpers -----------------------------------------------------------------------
     async def send(self, out: Outbox, stage: str) -> None:
@@ -186,15 +186,22 @@ class Agents:
         if out.late_events:
             metrics.events.labels("late").inc(out.late_events)
 
-    async def flush_acks(self) -> None:
-        """Acknowledge in one go after one producer flush: flushing per batch would stall
-        the agent on every message, and state and alerts must be durable before the
-        offsets move."""
-        if not self.to_ack:
-            return
-        handles, self.to_ack = self.to_ack, []
-        await asyncio.get_running_loop().run_in_executor(None, self.writer.flush)
+    async def commit_point(self) -> None:
+        """Alerts, then state, then offsets, each durable before the next.
+
+        1. flush the alerts (and endpoint-stats) already sent;
+        2. write the state that closing those windows changed, and flush it;
+        3. acknowledge the input messages whose windows are closed and written.
+
+        A crash between 1 and 2 re-emits an alert (same id) after the restart; never the
+        reverse, which would lose one. Done once a second (and at shutdown), so the agents
+        never wait for a flush per message.
+        """
         await self.app.producer.flush()
+        self.accounts.write_dirty()
+        self.endpoints.write_checkpoint()
+        handles = self.accounts.ackable() + self.endpoints.ackable()
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.flush)
         for event in handles:
             event.ack()
 
@@ -212,10 +219,12 @@ class Agents:
     async def on_revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         revoked = kwargs.get("revoked", args[0] if args else set())
         self.is_ready = False
+        # the same order as commit_point: alerts durable before the state that records them
+        await self.app.producer.flush()
         self.accounts.revoke(tp.partition for tp in revoked if tp.topic == self.topology.batches)
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.flush)
         if any(tp.topic == self.topology.endpoint_stats for tp in revoked):
             self.endpoints_restored = False  # re-read the checkpoint if it comes back
-            self.to_ack = []
 
     async def on_rebalanced(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         self.is_ready = True  # Faust sends this once table recovery has completed

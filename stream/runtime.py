@@ -249,6 +249,7 @@ class EndpointRuntime(Generic[H]):
         self.stage = EndpointStage(config, sources=sources)
         self.pending: list[H] = []
         self.covered: list[H] = []
+        self.checkpoint_due = False
         self._last_checkpoint = time.monotonic()
 
     def restore(self) -> None:
@@ -259,6 +260,7 @@ class EndpointRuntime(Generic[H]):
             self.stage = load_state(blob)
             log.info("endpoint stage restored")
         self.pending, self.covered = [], []
+        self.checkpoint_due = False
 
     def on_stats(self, raw: bytes, handle: H) -> Outbox:
         msg = loads(raw)
@@ -280,11 +282,22 @@ class EndpointRuntime(Generic[H]):
         alerts = self.stage.advance(now)
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
         if self.pending and (alerts or due or now is not None):
-            self.store.put(0, self.KEY, dump_state(self.stage))
-            self._last_checkpoint = time.monotonic()
-            self.covered.extend(self.pending)
-            self.pending = []
+            self.checkpoint_due = True
         return Outbox(alerts=alerts)
+
+    def write_checkpoint(self) -> None:
+        """Write the stage if a checkpoint is due; the messages it covers become ackable.
+
+        Called after the alerts of the closed windows are flushed (see
+        ``Agents.commit_point``), never before.
+        """
+        if not self.checkpoint_due:
+            return
+        self.store.put(0, self.KEY, dump_state(self.stage))
+        self._last_checkpoint = time.monotonic()
+        self.covered.extend(self.pending)
+        self.pending = []
+        self.checkpoint_due = False
 
     def ackable(self) -> list[H]:
         ready, self.covered = self.covered, []
