@@ -112,6 +112,7 @@ def run_demo(base: Settings, *, hours: float, speed: float, echo: Echo) -> int:
                 until_stopped(),
                 speed=speed,
                 progress=lambda n, _ts: sent.update(n=n),
+                progress_every=0.2,
             )
             sent.update(n=stats.sent, done=True)
 
