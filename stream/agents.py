@@ -137,8 +137,12 @@ class Agents:
                 event.ack()
                 continue
             self.read_upto[(batches, message.partition)] = message.offset
+            seen = self.accounts.duplicates
             await self.send(self.accounts.on_batch(message.partition, rows, event), "account")
-            metrics.events.labels("processed").inc(len(rows))
+            duplicates = self.accounts.duplicates - seen
+            metrics.events.labels("processed").inc(len(rows) - duplicates)
+            if duplicates:
+                metrics.events.labels("duplicate").inc(duplicates)
             metrics.batch_latency.observe(time.perf_counter() - started)
             if message.timestamp:
                 metrics.event_lag.observe(max(0.0, time.time() - message.timestamp))

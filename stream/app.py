@@ -7,12 +7,7 @@ import faust
 from stream.kafka.config import faust_broker_credentials, faust_broker_url
 from stream.settings import Settings
 
-__all__ = ["batches_topic", "create_app"]
-
-
-def batches_topic(settings: Settings) -> str:
-    """The internal topic the ingest bridge writes and the account agent reads."""
-    return f"{settings.topic_requests}.batches"
+__all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> faust.App:

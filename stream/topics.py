@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from stream.settings import Settings
 
-__all__ = ["TopicSpec", "project_topics"]
+__all__ = ["TopicSpec", "batches_topic", "project_topics"]
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
@@ -37,6 +37,15 @@ class TopicSpec:
 
 def _config(**values: str) -> Mapping[str, str]:
     return MappingProxyType({key.replace("_", "."): value for key, value in values.items()})
+
+
+def batches_topic(settings: Settings) -> str:
+    """The internal topic the ingest bridge writes and the account agent reads.
+
+    Named after the app id, like Faust's own internal topics: two apps reading the same
+    ``requests`` (a second deployment, a shadow model) must not share it.
+    """
+    return f"{settings.app_id}.{settings.topic_requests}.batches"
 
 
 def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
@@ -65,7 +74,7 @@ def project_topics(settings: Settings) -> tuple[TopicSpec, ...]:
             "alert.v1 JSON for blockers (key: entity_type:entity)",
         ),
         TopicSpec(
-            f"{settings.topic_requests}.batches", work, replicas,
+            batches_topic(settings), work, replicas,
             # internal hop: validated events, many per message (see README, worker design)
             _config(cleanup_policy="delete", retention_ms=str(_DAY_MS)),
             "validated events batched per source partition (internal, same partitioning)",

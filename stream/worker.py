@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 
 from detectors.config import DetectionConfig
 from stream.agents import Agents, Topology
-from stream.app import batches_topic, create_app
+from stream.app import create_app
 from stream.bridge import Bridge
 from stream.httpserver import HttpServer
 from stream.kafka.admin import create_topics, new_admin
@@ -25,7 +25,7 @@ from stream.metrics import create as create_metrics
 from stream.process import tune_gc, tune_threads
 from stream.settings import Settings
 from stream.state import MAX_STATE_BYTES, ChangelogWriter
-from stream.topics import project_topics
+from stream.topics import batches_topic, project_topics
 
 __all__ = ["detection_config", "run_worker"]
 
