@@ -10,9 +10,9 @@ missing features (treat them as absent, not as zero, unless documented otherwise
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["STATE_VERSION", "Detector", "Features"]
+__all__ = ["STATE_VERSION", "Detector", "Features", "VersionedState", "check_state_version"]
 
 Features = Mapping[str, float]
 
@@ -33,3 +33,29 @@ class Detector(Protocol):
 
     def baselines(self) -> dict[str, float]:
         """What "normal" is for each feature the detector knows (for alert reasons)."""
+
+
+def check_state_version(what: str, state: dict[str, Any]) -> None:
+    """Pop ``state_version`` from a pickled ``state``; refuse any other version.
+
+    >>> check_state_version("Thing state", {"state_version": STATE_VERSION})
+    >>> check_state_version("Thing state", {"state_version": -1})
+    Traceback (most recent call last):
+    ...
+    ValueError: Thing state version -1 cannot be loaded; expected 1
+    """
+    version = state.pop("state_version", None)
+    if version != STATE_VERSION:
+        raise ValueError(f"{what} version {version!r} cannot be loaded; expected {STATE_VERSION}")
+
+
+class VersionedState:
+    """Mixin for ``__dict__`` classes: pickles the attributes with :data:`STATE_VERSION`
+    and refuses state of another version, naming the class."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "state_version": STATE_VERSION}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        check_state_version(f"{type(self).__name__} state", state)
+        self.__dict__.update(state)

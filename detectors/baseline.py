@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from math import isnan, sqrt
 from typing import Any
 
-from detectors.base import STATE_VERSION, Features
+from detectors.base import STATE_VERSION, Features, check_state_version
 
 __all__ = ["DEFAULT_BASELINE_FEATURES", "SelfBaseline"]
 
@@ -168,11 +168,7 @@ class SelfBaseline:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.pop("state_version", None)
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"SelfBaseline state version {version!r} cannot be loaded; expected {STATE_VERSION}"
-            )
+        check_state_version("SelfBaseline state", state)
         if state.get("features") is None:
             state["features"] = DEFAULT_BASELINE_FEATURES
         for key, value in state.items():

@@ -14,9 +14,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
 
-from detectors.base import STATE_VERSION
+from detectors.base import VersionedState
 
 __all__ = ["Campaign", "CampaignCorrelator", "WindowSummary", "ip_prefix"]
 
@@ -85,7 +84,7 @@ class _Active:
     score: float = 0.0
 
 
-class CampaignCorrelator:
+class CampaignCorrelator(VersionedState):
     """Groups machine-like sensitive-route windows by route and shared IP prefix or agent.
 
     A window is *eligible* when it touched at least ``min_distinct_sensitive`` sensitive
@@ -325,18 +324,6 @@ class CampaignCorrelator:
                     del self._key_to_campaign[key]
         for attr in [a for a, c in self._shares.items() if c[2] < horizon - self.span]:
             del self._shares[attr]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.pop("state_version", None)
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"CampaignCorrelator state version {version!r} cannot be loaded; "
-                f"expected {STATE_VERSION}"
-            )
-        self.__dict__.update(state)
 
 
 def _keys(s: WindowSummary) -> list[_Key]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from river import stats
 
 from detectors.alerts import SEVERITIES, Severity
-from detectors.base import STATE_VERSION
+from detectors.base import VersionedState
 
 __all__ = [
     "DEFAULT_MIN_THRESHOLDS",
@@ -37,7 +36,7 @@ DEFAULT_MIN_THRESHOLDS: Mapping[str, float] = {
 }
 
 
-class Calibrator:
+class Calibrator(VersionedState):
     """Streaming threshold for one detector at a target alert rate, never below a minimum.
 
     The threshold is the ``1 - target_rate`` quantile of the scores seen (P² estimate,
@@ -106,13 +105,6 @@ class Calibrator:
             q = min(q, self.max_threshold)
         return max(self.min_threshold, q)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        _check_version("Calibrator", state)
-        self.__dict__.update(state)
-
     def __repr__(self) -> str:
         return (
             f"Calibrator(target_rate={self.target_rate}, min_threshold={self.min_threshold}, "
@@ -150,7 +142,7 @@ def severity_of(
     return "low"
 
 
-class Cooldown:
+class Cooldown(VersionedState):
     """One alert per key per ``seconds`` of event time, unless the severity rises.
 
     Parameters
@@ -190,15 +182,8 @@ class Cooldown:
     def __len__(self) -> int:
         return len(self._last)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        _check_version("Cooldown", state)
-        self.__dict__.update(state)
-
-
-class Allowlist:
+class Allowlist(VersionedState):
     """Entities an operator vouched for: neither alerted nor learned from, maybe until a time.
 
     Examples
@@ -228,13 +213,6 @@ class Allowlist:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        _check_version("Allowlist", state)
-        self.__dict__.update(state)
 
 
 def may_learn(*, flagged: bool, allowlisted: bool = False) -> bool:
@@ -331,12 +309,4 @@ class Decider:
             flagged=flagged,
             alert=alert,
             learn=may_learn(flagged=flagged, allowlisted=allowlisted),
-        )
-
-
-def _check_version(name: str, state: dict[str, Any]) -> None:
-    version = state.pop("state_version", None)
-    if version != STATE_VERSION:
-        raise ValueError(
-            f"{name} state version {version!r} cannot be loaded; expected {STATE_VERSION}"
         )

@@ -11,7 +11,7 @@ import math
 from array import array
 from typing import Any
 
-from detectors.base import STATE_VERSION, Features
+from detectors.base import STATE_VERSION, Features, check_state_version
 
 __all__ = ["ENDPOINT_FEATURES", "EndpointForecast"]
 
@@ -140,12 +140,7 @@ class EndpointForecast:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.pop("state_version", None)
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"EndpointForecast state version {version!r} cannot be loaded; "
-                f"expected {STATE_VERSION}"
-            )
+        check_state_version("EndpointForecast state", state)
         for key, value in state.items():
             setattr(self, key, value)
 

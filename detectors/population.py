@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from typing import Any
 
 from river import stats
 
-from detectors.base import STATE_VERSION, Features
+from detectors.base import Features, VersionedState
 
 __all__ = ["DEFAULT_POPULATION_FLOORS", "MAX_VALUE", "PopulationModel", "derived_features"]
 
@@ -86,7 +85,7 @@ def _clamp(v: float) -> float:
     return min(max(v, 0.0), 1.0)
 
 
-class PopulationModel:
+class PopulationModel(VersionedState):
     """Streaming p50/p99 per derived quantity; score = doublings above p99 (0 below).
 
     The score is the largest excess plus ``second_weight`` times the second largest: a
@@ -234,18 +233,6 @@ class PopulationModel:
     def medians(self) -> dict[str, float]:
         """Population median per derived quantity (for reasons that say what is typical)."""
         return {name: q.get() or 0.0 for name, q in self._median.items()}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.pop("state_version", None)
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"{type(self).__name__} state version {version!r} cannot be loaded; "
-                f"expected {STATE_VERSION}"
-            )
-        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         return (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.alerts import SEVERITIES, Severity
-from detectors.base import STATE_VERSION
+from detectors.base import STATE_VERSION, check_state_version
 from detectors.baseline import SelfBaseline
 from detectors.campaign import CampaignCorrelator, WindowSummary, ip_prefix
 from detectors.config import DetectionConfig
@@ -71,11 +71,7 @@ class EntityState:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        version = state.get("state_version")
-        if version != STATE_VERSION:
-            raise ValueError(
-                f"EntityState version {version!r} cannot be loaded; expected {STATE_VERSION}"
-            )
+        check_state_version("EntityState", state)
         self.entity_type = state["entity_type"]
         self.baseline = state["baseline"]
         self.horizon = state["horizon"]
