@@ -15,11 +15,9 @@ from __future__ import annotations
 import itertools
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -32,6 +30,7 @@ from stream.codec import loads
 from stream.feed import send_events
 from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
+from stream.probe import free_port, metric, ready
 from stream.settings import Settings, child_env
 from stream.topics import project_topics
 
@@ -90,31 +89,6 @@ def _raw(settings: Settings, topic: str, total: int) -> tuple[float, int]:
     return elapsed, n
 
 
-def _metric(port: int, sample: str) -> float:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return 0.0
-    return sum(
-        float(line.rpartition(" ")[2]) for line in text.splitlines() if line.startswith(sample)
-    )
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _peak_rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
@@ -130,7 +104,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
     app_id = f"{settings.app_id}-w{workers}-{uuid.uuid4().hex[:6]}"
     procs, ports = [], []
     for i in range(workers):
-        port = _free_port()
+        port = free_port()
         env = child_env(settings.model_copy(update={"app_id": app_id, "metrics_port": port}))
         env["SCRAPEWATCH_LOG_LEVEL"] = "WARNING"
         log = open(f"/tmp/{app_id}-{i}.log", "wb")  # noqa: SIM115  (lives with the process)
@@ -145,7 +119,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
         ports.append(port)
     try:
         deadline = time.monotonic() + 120
-        while not any(_ready(p) for p in ports):
+        while not any(ready(p) for p in ports):
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                 raise RuntimeError(f"bench worker did not start; see /tmp/{app_id}-*.log")
             time.sleep(0.05)
@@ -162,22 +136,20 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
             time.sleep(0.25)  # each scrape costs the worker a little: do not overdo it
             if any(proc.poll() is not None for proc in procs):
                 raise RuntimeError(f"a bench worker died; see /tmp/{app_id}-*.log")
-            done = sum(_metric(p, sample) for p in ports)
+            done = sum(metric(p, sample) for p in ports)
             now = time.perf_counter()
             if done != last_done:
                 last_done, last_change = done, now
                 continue
-            lag = sum(_metric(p, "scrapewatch_consumer_lag_messages") for p in ports)
+            lag = sum(metric(p, "scrapewatch_consumer_lag_messages") for p in ports)
             if done >= total and lag == 0 and now - last_change >= 1.0:
                 break
             if time.monotonic() - last_report > 10:
                 echo(f"  ... {workers} worker(s): {done:,.0f} of {total:,} events")
                 last_report = time.monotonic()
         elapsed = last_change - started
-        windows = sum(
-            _metric(p, 'scrapewatch_windows_closed_total{stage="account"}') for p in ports
-        )
-        alerts = sum(_metric(p, "scrapewatch_alerts_total") for p in ports)
+        windows = sum(metric(p, 'scrapewatch_windows_closed_total{stage="account"}') for p in ports)
+        alerts = sum(metric(p, "scrapewatch_alerts_total") for p in ports)
         rss = max(_peak_rss(proc.pid) for proc in procs)
         return {
             "workers": workers,

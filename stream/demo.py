@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from stream.alerts import decode_alert
 from stream.feed import send_events
 from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
+from stream.probe import metric, ready
 from stream.settings import Settings, child_env
 from stream.topics import project_topics
 
@@ -53,19 +53,6 @@ def _env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _metric(url: str, name: str) -> float:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return 0.0
-    return sum(
-        float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
-
-
 def run_demo(base: Settings, *, hours: float, speed: float, echo: Echo) -> int:
     """Run the demo; returns the process exit code."""
     settings = demo_settings(base, time.strftime("%Y%m%d-%H%M%S"))
@@ -92,7 +79,7 @@ def run_demo(base: Settings, *, hours: float, speed: float, echo: Echo) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     signal.signal(signal.SIGTERM, on_sigint)
     try:
-        if not _wait_ready(base_url, worker, stop):
+        if not _wait_ready(port, worker, stop):
             echo(f"demo: the worker did not become ready; its log is {log_path}")
             return 1
         sim = Simulation(SimConfig(hours=hours))
@@ -118,10 +105,8 @@ def run_demo(base: Settings, *, hours: float, speed: float, echo: Echo) -> int:
 
         feeder = threading.Thread(target=produce, name="demo-feed", daemon=True)
         feeder.start()
-        by_scenario = _follow(
-            settings, base_url=base_url, labels=labels, sent=sent, stop=stop, echo=echo
-        )
-        processed = _metric(base_url + "/metrics", 'scrapewatch_events_total{result="processed"}')
+        by_scenario = _follow(settings, port=port, labels=labels, sent=sent, stop=stop, echo=echo)
+        processed = metric(port, 'scrapewatch_events_total{result="processed"}')
         echo("")
         echo("demo summary" + (" (interrupted)" if interrupted else ""))
         echo(f"  events sent {sent['n']:,}, processed {processed:,.0f}")
@@ -140,17 +125,13 @@ def run_demo(base: Settings, *, hours: float, speed: float, echo: Echo) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
-def _wait_ready(base_url: str, worker: subprocess.Popen[bytes], stop: threading.Event) -> bool:
+def _wait_ready(port: int, worker: subprocess.Popen[bytes], stop: threading.Event) -> bool:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not stop.is_set():
         if worker.poll() is not None:
             return False
-        try:
-            with urllib.request.urlopen(base_url + "/readyz", timeout=2) as resp:
-                if resp.status == 200:
-                    return True
-        except OSError:
-            pass
+        if ready(port):
+            return True
         time.sleep(0.3)
     return False
 
@@ -158,7 +139,7 @@ def _wait_ready(base_url: str, worker: subprocess.Popen[bytes], stop: threading.
 def _follow(
     settings: Settings,
     *,
-    base_url: str,
+    port: int,
     labels: dict[str, str],
     sent: dict[str, Any],
     stop: threading.Event,
@@ -189,9 +170,7 @@ def _follow(
                 quiet_since = None
             now = time.monotonic()
             if now - last_progress >= 5:
-                processed = _metric(
-                    base_url + "/metrics", 'scrapewatch_events_total{result="processed"}'
-                )
+                processed = metric(port, 'scrapewatch_events_total{result="processed"}')
                 echo(
                     f"... sent {sent['n']:,} events, worker processed {processed:,.0f}, "
                     f"alerts {sum(by_scenario.values())}"

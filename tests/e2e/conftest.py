@@ -8,7 +8,6 @@ consumer groups (from ``settings_factory``) and its own metrics port; it is stop
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from typing import Any
 import pytest
 
 from stream.kafka.admin import create_topics, new_admin
+from stream.probe import free_port
 from stream.settings import Settings, child_env
 from stream.topics import project_topics
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class WorkerProcess:
