@@ -73,7 +73,7 @@ demo: install ## The demo: local Kafka (unless KAFKA_BOOTSTRAP_SERVERS), a worke
 		$(VENV)/bin/scrapewatch demo; \
 	fi
 
-bench: install ## Benchmark: raw consume vs the worker pipeline on one topic (BENCH_ARGS=--events N)
+bench: install ## Benchmark: raw vs pipeline, 2 workers, alert latency (BENCH_ARGS='--accounts 1000000': memory)
 	@if [ -n "$${KAFKA_BOOTSTRAP_SERVERS:-}$${SCRAPEWATCH_BOOTSTRAP_SERVERS:-}" ]; then \
 		$(VENV)/bin/scrapewatch bench $(BENCH_ARGS); \
 	else \

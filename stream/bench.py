@@ -355,6 +355,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
             "steady_events_per_second": steady_events / steady_s if steady_s > 0 else None,
             "rebalanced_after_steady": unsteady,
             "windows_closed": procs.metric('scrapewatch_windows_closed_total{stage="account"}'),
+            "late_events": procs.metric('scrapewatch_events_total{result="late"}'),
             "alerts": procs.metric("scrapewatch_alerts_total"),
             "peak_rss_bytes": procs.peak_rss(),
         }

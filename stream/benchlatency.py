@@ -1,25 +1,33 @@
 """``scrapewatch bench --latency``: end-to-end alert latency of an injected burst scraper.
 
-Live traffic, event time = wall clock: ``background`` benign accounts (a request every ~2 s
-each, on every partition, so every partition's watermark keeps moving) for ``warmup``
-windows, then one burst scraper (``detectors.scenarios.burst_scraper``: 15-40 requests/s
-walking user profiles by sequential id) from a window boundary for ``windows`` windows,
-then background until the scraper's last window has closed. A confluent consumer follows
-the alerts topic in a thread and notes when each alert arrives.
+A fresh worker (short windows, default 10 s) on fresh topics:
 
-For every scraper event, latency = arrival time of the alert for that entity whose window
-holds the event's ``ts`` minus the time the event was produced (``ts`` *is* that time).
-The cooldown (one alert per entity per 15 min unless the severity rises) means the later
-windows of one scraper usually have no alert of their own: those events are counted as
-``events_without_alert`` rather than given a latency. p50/p99 are nearest-rank.
+1. **history**: ``history`` hours of simulated benign traffic ending two windows ago, read
+   as fast as the worker can: the account models score nothing before ~200 learned
+   windows per partition, so a cold worker would never alert;
+2. **live**, event time = wall clock: ``background`` benign accounts (a request every ~2 s
+   each, on every partition, so every partition's watermark keeps moving) for ``warmup``
+   windows, then one burst scraper (``detectors.scenarios.burst_scraper``: 15-40
+   requests/s walking user profiles by sequential id) from a window boundary for
+   ``windows`` windows, then background until the scraper's last window has closed by
+   watermark. A confluent consumer follows the alerts topic in a thread and notes when
+   each alert arrives.
 
-Why a fresh worker on fresh topics rather than the pipeline run's worker: the window
-length is a worker setting, and the pipeline run keeps the default (60 s) so that its
-throughput is that of the real configuration; measuring latency on it would take minutes
-per window. The fresh worker runs the same code with a short window (default 10 s); the
-report says which window and lateness were used. Its models start cold and learn from
-the warm-up background only, which is the unfavourable case for detection, not for
-latency (an alert is emitted when the window closes, whatever its score).
+For every scraper event, latency = arrival of the first alert for that entity whose window
+holds the event's ``ts``, minus the time the event was produced (``ts`` *is* that time);
+0 when that alert arrived before the event (early firing, or a window closed too soon:
+``events_after_their_alert`` counts them). The cooldown (one alert per entity per 15 min
+unless the severity rises) means the later windows of one scraper usually have no alert
+of their own: their events are ``events_without_alert``, not given a latency. p50/p99
+are nearest-rank. Expect p99 of about window + lateness while windows close by watermark
+only.
+
+Why not the pipeline run's worker: the window length is a worker setting, and the
+pipeline run keeps the default (60 s) so that its throughput is that of the real
+configuration; latency on it would take minutes per window. The report gives the window,
+lateness and idle close used. The wall-clock idle close is set far off
+(``idle_close_seconds``): a partition fed without pause was taken for idle after that
+many seconds and its current window closed early, its later events dropped as late.
 """
 
 from __future__ import annotations
