@@ -92,7 +92,7 @@ class Horizon:
         """Start of the 15-minute bucket of the entity's latest window (for expiry)."""
         return self.hour[-1][0] * HOUR_BUCKET if self.hour else float("-inf")
 
-    def update(
+    def update(  # noqa: PLR0912, PLR0915  (flat for speed: once per entity per window)
         self,
         window_start: float,
         resources: Collection[str],
@@ -113,14 +113,27 @@ class Horizon:
             if current is not None and current[2] is not None:
                 res_sk = hll_sketch.deserialize(current[2])
                 older.append(res_sk)
-            before = _estimate(older, lg_k)
+            # one union serves both counts: the current bucket only grows, so adding its
+            # updated sketch to the union of before gives the union of after
+            union = None
+            if len(older) > 1:
+                union = hll_union(lg_k)
+                for sk in older:
+                    union.update(sk)
+                before = float(round(union.get_estimate()))
+            else:
+                before = float(round(older[0].get_estimate())) if older else 0.0
             if res_sk is None:
                 res_sk = hll_sketch(lg_k, _TYPE)
                 older.append(res_sk)
             for item in sorted(resources):  # sorted: see _add
                 res_sk.update(item)
             res_blob: bytes | None = bytes(res_sk.serialize_compact())
-            resources_1h = _estimate(older, lg_k)
+            if union is not None:
+                union.update(res_sk)
+                resources_1h = float(round(union.get_estimate()))
+            else:
+                resources_1h = _estimate(older, lg_k)
             new = min(max((resources_1h - before) / len(resources), 0.0), 1.0)
         else:
             res_blob = None if current is None else current[2]
@@ -142,7 +155,7 @@ class Horizon:
             blob = sens_blob  # same sketch in both rings: keep one copy
         if same_day:
             day[-1] = (db, blob)
-        else:
+        elif blob is not None:  # a bucket with no sensitive id would count nothing
             day.append((db, blob))
         self.day = day
         sreq_1h = 0
@@ -150,9 +163,15 @@ class Horizon:
         for b in hour:
             sreq_1h += b[3]
             active_1h += b[4]
+        if not any(b[1] for b in day):  # the day ring holds every sensitive id of the hour
+            # no sensitive id in the last day (most accounts): nothing to open
+            sens_1h = sens_24h = 0.0
+        else:
+            sens_1h = _distinct([b[1] for b in hour], lg_k)
+            sens_24h = _distinct([b[1] for b in day], lg_k)
         features = {
-            "distinct_sensitive_1h": _distinct([b[1] for b in hour], lg_k),
-            "distinct_sensitive_24h": _distinct([b[1] for b in day], lg_k),
+            "distinct_sensitive_1h": sens_1h,
+            "distinct_sensitive_24h": sens_24h,
             "distinct_resources_1h": resources_1h,
             "sensitive_requests_1h": float(sreq_1h),
             "active_windows_1h": float(active_1h),

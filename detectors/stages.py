@@ -53,28 +53,43 @@ def _prefix(ip: str) -> str:
 
 
 class EntityState:
-    """What one entity's durable state is: its long horizons and its self baseline."""
+    """What one entity's durable state is: its long horizons and its self baseline.
+
+    The baseline is created at the entity's first window busy enough to be judged against
+    itself (``self_min_requests``): most tracked accounts never have one, and at a million
+    accounts its few hundred bytes each are most of a worker's memory.
+    """
 
     __slots__ = ("baseline", "entity_type", "horizon")
 
-    def __init__(self, entity_type: str, baseline: SelfBaseline, horizon: Horizon) -> None:
+    def __init__(self, entity_type: str, baseline: SelfBaseline | None, horizon: Horizon) -> None:
         self.entity_type = entity_type
         self.baseline = baseline
         self.horizon = horizon
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {
-            "state_version": STATE_VERSION,
-            "entity_type": self.entity_type,
-            "baseline": self.baseline,
-            "horizon": self.horizon,
-        }
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a flat tuple, not a dict of names: this is pickled once per active entity per
+        # window into the changelog, and read back on every restore
+        h = self.horizon
+        return (
+            _restore_entity,
+            ((STATE_VERSION, self.entity_type, self.baseline, h.lg_k, h.hour, h.day),),
+        )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # the dict form written before the flat one: still read, so old changelogs load
         check_state_version("EntityState", state)
         self.entity_type = state["entity_type"]
         self.baseline = state["baseline"]
         self.horizon = state["horizon"]
+
+
+def _restore_entity(state: tuple[Any, ...]) -> EntityState:
+    version, entity_type, baseline, lg_k, hour, day = state
+    check_state_version("EntityState", {"state_version": version})
+    horizon = Horizon(lg_k)
+    horizon.hour, horizon.day = hour, day
+    return EntityState(entity_type, baseline, horizon)
 
 
 @dataclass
@@ -232,7 +247,7 @@ class AccountStage:
         if st is None:
             st = self.loader(entity) if self.loader is not None else None
             if st is None:
-                st = EntityState(entity_type, SelfBaseline(), Horizon(self.config.hll_lg_k))
+                st = EntityState(entity_type, None, Horizon(self.config.hll_lg_k))
         self.states[entity] = st
         return st
 
@@ -255,10 +270,13 @@ class AccountStage:
         # a window of a handful of requests says nothing about the account against itself
         # (one request is 100% of anything), so the self baseline neither scores nor learns it
         judged_by_self = acc.requests >= self.self_min_requests
+        baseline = st.baseline
+        if judged_by_self and baseline is None:
+            baseline = st.baseline = SelfBaseline()
         scores = (
             population.score_derived(pop_x),
             enumeration.score_derived(enum_x),
-            st.baseline.score_one(x) if judged_by_self else 0.0,
+            baseline.score_one(x) if baseline is not None and judged_by_self else 0.0,
         )
         flagged = False
         best: tuple[int, float, str, float, float, Severity] | None = None
@@ -288,7 +306,7 @@ class AccountStage:
                     entity=entity,
                     acc=acc,
                     x=x,
-                    own=st.baseline.baselines(),
+                    own={} if baseline is None else baseline.baselines(),
                     model=None if detector == "self_baseline" else model,
                     decision=(detector, score, threshold, severity),
                     window=(start, end),
@@ -296,8 +314,8 @@ class AccountStage:
                 )
             )
         if may_learn(flagged=flagged, allowlisted=allowlisted):
-            if judged_by_self:
-                st.baseline.learn_one(x)
+            if baseline is not None and judged_by_self:
+                baseline.learn_one(x)
             population.learn_derived(pop_x, x)
             enumeration.learn_derived(enum_x, x)
         out.updated.append((entity, st))

@@ -131,14 +131,16 @@ class Agents:
             started = time.perf_counter()
             message = event.message
             try:
-                _source, rows = decode_batch(event.value)
+                _source, offsets, rows = decode_batch(event.value)
             except CodecError as exc:
                 log.error("skipping undecodable batch at %s: %s", message.tp, exc)
                 event.ack()
                 continue
             self.read_upto[(batches, message.partition)] = message.offset
             seen = self.accounts.duplicates
-            await self.send(self.accounts.on_batch(message.partition, rows, event), "account")
+            await self.send(
+                self.accounts.on_batch(message.partition, offsets, rows, event), "account"
+            )
             duplicates = self.accounts.duplicates - seen
             metrics.events.labels("processed").inc(len(rows) - duplicates)
             if duplicates:

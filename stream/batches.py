@@ -9,60 +9,72 @@ a batch that is delivered twice (the bridge crashed after producing, before comm
 recognised and skipped.
 
 Layout (JSON, version first so the format can evolve):
-``[1, source_partition, [[offset, ts, client_ip, method, path, status, account, route,
-bytes, user_agent, session, referer], ...]]``
+``[2, source_partition, [offset, ...], [[ts, client_ip, method, path, status, account, route,
+bytes, user_agent, session, referer], ...]]``: offsets and rows side by side, each row in
+``Request`` field order, so the agent folds a decoded row straight into its window without
+building a ``Request`` per event (version 1 kept the offset in the row; it is still read,
+so a rolling upgrade drains the older worker's batches).
 
 >>> from detectors.events import Request
 >>> r = Request(ts=1.5, client_ip="10.0.0.1", method="GET", path="/", status=200)
->>> partition, rows = decode_batch(encode_batch(3, [(42, r)]))
->>> partition, rows == [(42, r)]
-(3, True)
+>>> partition, offsets, rows = decode_batch(encode_batch(3, [(42, r)]))
+>>> partition, offsets, Request(*rows[0]) == r
+(3, [42], True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import Any
 
 from detectors.events import Request
 from stream.codec import dumps, loads
 from stream.errors import CodecError
 
-__all__ = ["BATCH_FORMAT_VERSION", "decode_batch", "encode_batch"]
+__all__ = ["BATCH_FORMAT_VERSION", "Row", "decode_batch", "encode_batch"]
 
-BATCH_FORMAT_VERSION = 1
+BATCH_FORMAT_VERSION = 2
+
+#: A decoded row: the ``Request`` fields in order (a list, or the ``Request`` itself).
+Row = Sequence[Any]
 
 
-def encode_batch(source_partition: int, events: Iterable[tuple[int, Request]]) -> bytes:
+def encode_batch(source_partition: int, events: Sequence[tuple[int, Request]]) -> bytes:
     """One message holding ``(offset, request)`` pairs of one source partition."""
-    rows = [
+    # a Request is a NamedTuple, which orjson does not take: plain tuples serialise in C
+    return dumps(
         [
-            off,
-            r.ts,
-            r.client_ip,
-            r.method,
-            r.path,
-            r.status,
-            r.account,
-            r.route,
-            r.bytes,
-            r.user_agent,
-            r.session,
-            r.referer,
+            BATCH_FORMAT_VERSION,
+            source_partition,
+            [off for off, _ in events],
+            [tuple(r) for _, r in events],
         ]
-        for off, r in events
-    ]
-    return dumps([BATCH_FORMAT_VERSION, source_partition, rows])
+    )
 
 
-def decode_batch(raw: bytes) -> tuple[int, list[tuple[int, Request]]]:
-    """Inverse of :func:`encode_batch`; a foreign or newer format raises :class:`CodecError`."""
+def decode_batch(raw: bytes) -> tuple[int, list[int], list[Row]]:
+    """Inverse of :func:`encode_batch`: ``(source partition, offsets, rows)``.
+
+    A foreign or newer format raises :class:`CodecError`.
+    """
     try:
-        version, partition, rows = loads(raw)
-    except (ValueError, TypeError) as exc:
+        decoded = loads(raw)
+        version = decoded[0]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise CodecError(f"requests.batches message is not a batch: {exc}") from exc
-    if version != BATCH_FORMAT_VERSION:
+    if version not in (1, BATCH_FORMAT_VERSION):
         raise CodecError(
             f"requests.batches format {version!r} is not supported (expected "
             f"{BATCH_FORMAT_VERSION}); upgrade this worker or drain the topic"
         )
-    return partition, [(row[0], Request(*row[1:])) for row in rows]
+    try:
+        if version == BATCH_FORMAT_VERSION:
+            _, partition, offsets, rows = decoded
+        else:
+            _, partition, old = decoded
+            offsets, rows = [row[0] for row in old], [row[1:] for row in old]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise CodecError(f"requests.batches message is not a batch: {exc}") from exc
+    if len(offsets) != len(rows):
+        raise CodecError(f"requests.batches message has {len(offsets)} offsets, {len(rows)} rows")
+    return partition, offsets, rows

@@ -16,14 +16,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from detectors.config import DetectionConfig
-from detectors.events import Request
 from detectors.features import EndpointPartial, summary_from_dict, summary_to_dict
 from detectors.stages import AccountStage, EndpointStage, StageOutput
+from stream.batches import Row
 from stream.codec import dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
 
@@ -75,7 +75,7 @@ class AccountRuntime(Generic[H]):
             if p in self.partitions:
                 continue
             stage = AccountStage(self.config, partition=p, loader=self._loader)
-            blob = self.store.get(stage_key(p))
+            blob = self.store.take(stage_key(p))
             if blob is not None:
                 checkpoint = load_state(blob)
                 stage.models = checkpoint["models"]
@@ -95,7 +95,7 @@ class AccountRuntime(Generic[H]):
         for part in self.partitions.values():
             if key in part.dirty:  # changed (or expired) here, not written yet
                 return part.dirty[key]
-        blob = self.store.get(key)
+        blob = self.store.take(key)
         return None if blob is None else load_state(blob)
 
     def write_dirty(self) -> int:
@@ -125,22 +125,32 @@ class AccountRuntime(Generic[H]):
         return written
 
     # -- processing ----------------------------------------------------------------------
-    def on_batch(self, partition: int, rows: list[tuple[int, Request]], handle: H) -> Outbox:
-        """Ingest one batch message; close the windows its watermark allows."""
+    def on_batch(
+        self, partition: int, offsets: Sequence[int], rows: Sequence[Row], handle: H
+    ) -> Outbox:
+        """Ingest one batch message (``offsets[i]`` is the source offset of ``rows[i]``, a
+        ``Request``'s fields in order); close the windows its watermark allows."""
         part = self.partitions.get(partition)
         if part is None:  # a message of a partition assigned before the signal arrived
             self.assign([partition])
             part = self.partitions[partition]
         stage = part.stage
         last = part.last_offset
-        max_ts = float("-inf")
-        for offset, req in rows:
-            if offset <= last:
-                self.duplicates += 1
-                continue
-            last = offset
-            stage.ingest(req)
-            max_ts = max(max_ts, req.ts)
+        ingest = stage.ingest
+        if offsets and offsets[0] > last:  # the usual case: no re-delivered event in it
+            for row in rows:
+                ingest(row)
+            last = offsets[-1]
+            max_ts = max([row[0] for row in rows])
+        else:
+            max_ts = float("-inf")
+            for offset, row in zip(offsets, rows, strict=True):
+                if offset <= last:
+                    self.duplicates += 1
+                    continue
+                last = offset
+                ingest(row)
+                max_ts = max(max_ts, row[0])
         part.last_offset = last
         part.last_activity = time.monotonic()
         part.pending.append((handle, max_ts))
@@ -254,7 +264,7 @@ class EndpointRuntime(Generic[H]):
 
     def restore(self) -> None:
         """Take the stage from the table (after a rebalance), or start afresh."""
-        blob = self.store.get(self.KEY)
+        blob = self.store.take(self.KEY)
         self.stage = EndpointStage(self.config, sources=self.sources)
         if blob is not None:
             self.stage = load_state(blob)

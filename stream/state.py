@@ -34,15 +34,17 @@ MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 class StateStore(Protocol):
-    """What the runtime needs of a table: read a blob, write or delete one in a partition."""
+    """What the runtime needs of a table: take a blob, write or delete one in a partition.
 
-    def get(self, key: str) -> bytes | None: ...
+    ``take`` hands a restored state over to its stage, which keeps it live from then on;
+    ``put`` makes a state durable. The store need not keep what it was given.
+    """
+
+    def take(self, key: str) -> bytes | None: ...
 
     def put(self, partition: int, key: str, blob: bytes) -> None: ...
 
     def delete(self, partition: int, key: str) -> None: ...
-
-    def __len__(self) -> int: ...
 
 
 class StateVersionError(ScrapewatchError):
@@ -115,8 +117,13 @@ class StateWriteError(ScrapewatchError):
 class TableStore:
     """A :class:`StateStore` over a Faust table whose keys and values are bytes.
 
-    Reads come from the table (restored by Faust from its changelog); writes update the
-    table and append to its changelog through ``writer``.
+    Faust restores the table from its changelog; ``take`` removes a state from it as its
+    stage loads it, and ``put`` appends to the changelog through ``writer`` without keeping
+    a copy in the table. A state therefore lives once in memory: live in its stage, or (not
+    yet loaded since a restore) as a blob in the table, never both. That halves a worker's
+    memory per tracked account. Should Faust re-read the changelog (a partition assigned
+    again after a revoke reads it from the start), the latest blobs come back, which is
+    exactly what a new stage of that partition must load.
     """
 
     def __init__(self, table: Any, writer: ChangelogWriter) -> None:
@@ -124,19 +131,14 @@ class TableStore:
         self._writer = writer
         self._topic: str = table.changelog_topic.get_topic_name()
 
-    def get(self, key: str) -> bytes | None:
-        value = self._table.data.get(key.encode())
+    def take(self, key: str) -> bytes | None:
+        value = self._table.data.pop(key.encode(), None)
         return None if value is None else bytes(value)
 
     def put(self, partition: int, key: str, blob: bytes) -> None:
-        raw_key = key.encode()
-        self._table.data[raw_key] = blob
-        self._writer.write(self._topic, partition, raw_key, blob)
+        self._writer.write(self._topic, partition, key.encode(), blob)
 
     def delete(self, partition: int, key: str) -> None:
         raw_key = key.encode()
         self._table.data.pop(raw_key, None)
         self._writer.write(self._topic, partition, raw_key, None)
-
-    def __len__(self) -> int:
-        return len(self._table.data)

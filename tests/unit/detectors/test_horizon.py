@@ -45,7 +45,8 @@ def test_old_buckets_leave_the_hour_but_stay_in_the_day() -> None:
     assert feats["active_windows_1h"] == 1.0
     feats, _ = h.update(30 * 3600.0, set(), set(), 0)
     assert feats["distinct_sensitive_24h"] == 0.0
-    assert len(h.hour) == 1 and len(h.day) == 1  # expired buckets are dropped
+    # expired buckets are dropped; a day bucket with no sensitive id is not kept at all
+    assert len(h.hour) == 1 and len(h.day) == 0
 
 
 def test_pickles_and_stays_small() -> None:
@@ -54,3 +55,22 @@ def test_pickles_and_stays_small() -> None:
     clone = pickle.loads(pickle.dumps(h))
     assert clone.update(60.0, {"3"}, set(), 0) == h.update(60.0, {"3"}, set(), 0)
     assert len(pickle.dumps(h)) < 400
+
+
+def test_state_of_an_entity_pickles_small_and_round_trips() -> None:
+    import pickle
+
+    from detectors.stages import EntityState
+
+    h = Horizon()
+    h.update(0.0, {"1", "2"}, {"1"}, 1)
+    state = EntityState("account", None, h)
+    blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    back = pickle.loads(blob)
+    assert (back.entity_type, back.baseline, back.horizon.hour, back.horizon.day) == (
+        "account",
+        None,
+        h.hour,
+        h.day,
+    )
+    assert len(blob) < 200  # flat, no attribute names: written once per active window

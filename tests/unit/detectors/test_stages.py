@@ -164,11 +164,18 @@ def test_loader_restores_state_and_state_pickles_with_a_version() -> None:
     assert asked == ["a", "z"]  # once per entity
     state = dict(out.updated)["a"]
     assert state.horizon.last_seen == 0.0  # start of the latest 15-minute bucket
-    feats, _ = state.horizon.update(120.0, set(), set(), 0)
+    h = state.horizon
+    feats, _ = h.update(120.0, set(), set(), 0)
     assert feats["distinct_sensitive_24h"] == 4.0  # 2 restored + 2 new
-    bad = state.__getstate__() | {"state_version": 99}
+    restore, (fields,) = state.__reduce__()
     with pytest.raises(ValueError, match="EntityState version 99 cannot be loaded"):
-        EntityState.__new__(EntityState).__setstate__(bad)
+        restore((99, *fields[1:]))
+    old_form = {"state_version": 1, "entity_type": "account", "baseline": None, "horizon": h}
+    legacy = EntityState.__new__(EntityState)
+    legacy.__setstate__(dict(old_form))  # the dict form of earlier releases still loads
+    assert legacy.horizon is h
+    with pytest.raises(ValueError, match="EntityState version 99 cannot be loaded"):
+        EntityState.__new__(EntityState).__setstate__(old_form | {"state_version": 99})
     pickle.loads(pickle.dumps(restored.models))  # the shared models pickle too
 
 
