@@ -36,10 +36,8 @@ import contextlib
 import itertools
 import os
 import platform
-import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -66,7 +64,6 @@ __all__ = [
     "Workers",
     "closers",
     "fresh_run",
-    "interruptible",
     "machine",
     "run_bench",
     "table",
@@ -165,12 +162,18 @@ class Workers:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        try:
+            for proc in self.procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+        except BaseException:  # a second Ctrl-C while waiting: do not wait, kill
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.kill()
+            raise
 
     def check(self) -> None:
         """Raise :class:`BenchError` if a worker has exited."""
@@ -178,6 +181,7 @@ class Workers:
             raise BenchError(f"a bench worker died; see {self.logs}")
 
     def ready(self) -> list[bool]:
+        """Each worker's ``/readyz``."""
         return [ready(port) for port in self.ports]
 
     def wait_ready(self, every: bool = True, timeout: float = 120.0) -> None:
@@ -202,24 +206,6 @@ class Workers:
     def peak_rss(self) -> int:
         """The largest peak resident memory of one worker (bytes)."""
         return max((_proc_status(proc.pid, "VmHWM") for proc in self.procs), default=0)
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM raises ``KeyboardInterrupt`` meanwhile (as Ctrl-C does), so that every
-    ``Workers`` block stops its processes on the way out."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_term(_sig: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def closers(partitions: int, ts: float) -> list[dict[str, Any]]:
@@ -260,8 +246,9 @@ def machine() -> dict[str, Any]:
 
 
 def _events(n: int, seed: int) -> Iterator[dict[str, Any]]:
-    """``n`` events of the simulator's mix (benign traffic plus every scenario)."""
-    hours = max(0.25, 6.0 * n / 700_000)
+    """``n`` events of the simulator's mix (benign traffic plus every scenario); about
+    100,000 an hour, so that many hours and a margin (6 h per 700,000 fell short)."""
+    hours = max(0.25, n / 80_000)
     yield from itertools.islice(Simulation(SimConfig(seed=seed, hours=hours)).events(), n)
 
 

@@ -4,8 +4,8 @@
    ``rss_before``;
 2. N distinct accounts send a few cheap, realistic requests each (``requests`` per
    account, ``sensitive_share`` of the accounts view one user profile, so that their
-   long-horizon sketches hold ids), spread over ``N / 1000`` seconds of event time
-   (at least 10 minutes); then one event per partition one window plus the lateness past
+   long-horizon sketches hold ids), ``per_second`` new accounts a second of event time
+   (over at least 10 minutes); then one event per partition one window plus the lateness past
    the last one, which closes every window of the data by watermark;
 3. when everything is processed and ``scrapewatch_entities_tracked`` stands still, its
    value is ``tracked`` and the RSS is ``rss_after``: bytes per tracked account =
@@ -80,11 +80,12 @@ def account_request(
 
 
 def account_events(
-    accounts: int, requests: int, sensitive_share: float, seed: int
+    accounts: int, requests: int, sensitive_share: float, seed: int, per_second: float = 200.0
 ) -> Iterator[dict[str, Any]]:
-    """``requests`` events for each of ``accounts`` distinct accounts, roughly in time order."""
+    """``requests`` events for each of ``accounts`` distinct accounts, roughly in time order:
+    ``per_second`` new accounts a second of event time (over at least 10 minutes)."""
     rng = random.Random(seed)
-    span = max(600.0, accounts / 1000)
+    span = max(600.0, accounts / per_second)
     step = span / accounts
     for i in range(accounts):
         ip = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
@@ -97,18 +98,25 @@ def account_events(
 
 def _settle(worker: Workers, total: int, echo: Echo, what: str, timeout: float = 1800) -> float:
     """Wait until ``total`` events are processed and the tracked count stood still for 3 s;
-    return that count."""
+    return that count. A worker whose counts stand still for 60 s short of ``total`` has
+    stopped processing (see its log): a :class:`BenchError`, not a half-hour wait."""
     deadline = time.monotonic() + timeout
-    last, still_since, last_report = -1.0, time.monotonic(), time.monotonic()
+    last: tuple[float, float] = (-1.0, -1.0)
+    still_since = last_report = time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
         worker.check()
         done, tracked = worker.metric(PROCESSED), worker.metric(TRACKED)
         now = time.monotonic()
-        if tracked != last:
-            last, still_since = tracked, now
+        if (done, tracked) != last:
+            last, still_since = (done, tracked), now
         elif done >= total and now - still_since >= 3.0:
             return tracked
+        elif now - still_since >= 60.0:
+            raise BenchError(
+                f"memory bench: the worker stopped at {done:,.0f} of {total:,} events "
+                f"processed ({what}); see {worker.logs}"
+            )
         if now - last_report > 10:
             echo(f"  ... {what}: {done:,.0f} of {total:,} events, {tracked:,.0f} tracked")
             last_report = now
@@ -121,6 +129,7 @@ def run_memory(
     accounts: int,
     requests: int = 3,
     sensitive_share: float = 0.3,
+    per_second: float = 200.0,
     partitions: int = 6,
     seed: int = 7,
     echo: Echo,
@@ -161,6 +170,7 @@ def run_memory(
         "accounts": accounts,
         "requests_per_account": requests,
         "sensitive_share": sensitive_share,
+        "new_accounts_per_second": per_second,
         "events": total,
         "partitions": partitions,
         "window_seconds": window,

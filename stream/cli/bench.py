@@ -3,6 +3,10 @@ and alert latency; with ``--accounts N``, memory per tracked account and idle ex
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +16,24 @@ from stream.errors import ScrapewatchError
 from stream.settings import SettingsError, load_settings
 
 __all__ = ["register"]
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` meanwhile (as Ctrl-C does), so that every
+    ``Workers`` block stops its processes on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(_sig: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def bench(  # noqa: PLR0917  (typer maps parameters to CLI options)
@@ -50,7 +72,7 @@ def bench(  # noqa: PLR0917  (typer maps parameters to CLI options)
 ) -> None:
     """Produce N events, then measure raw consumption, the pipeline (1 and 2 workers) and
     the alert latency; or, with --accounts, the memory per tracked account."""
-    from stream.bench import interruptible, machine, run_bench, table
+    from stream.bench import machine, run_bench, table
     from stream.benchlatency import latency_line, run_latency
     from stream.benchmemory import memory_table, run_memory
 
