@@ -149,9 +149,11 @@ def account_alert(
     decision: tuple[str, float, float, Severity],
     window: tuple[float, float],
     config: DetectionConfig,
+    emitted_at: float | None = None,
 ) -> dict[str, Any]:
     """The alert for one entity window; ``model`` is the population-style detector that
-    fired (``None`` for the self baseline, judged against ``own``)."""
+    fired (``None`` for the self baseline, judged against ``own``). ``emitted_at`` is the
+    event time of the decision: the window end, unless it fired early, before the end."""
     detector, score, threshold, severity = decision
     if model is None:
         base: Mapping[str, float] = own
@@ -187,7 +189,7 @@ def account_alert(
             samples=config.sample_ids,
         ),
         model_version=config.model_version,
-        emitted_at=window[1],
+        emitted_at=window[1] if emitted_at is None else emitted_at,
     )
 
 

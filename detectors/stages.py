@@ -169,6 +169,11 @@ class AccountStage:
         self._cal_cache: tuple[Decider, tuple[Calibrator, ...]] | None = None
         policy = config.extra.get("account_policy", {})
         self.self_min_requests = int(policy.get("self_min_requests", 10))
+        # early firing: a window that reaches early_requests (then 2x, 4x, ...) requests is
+        # judged by the population model before it closes, so a burst scraper's alert does
+        # not wait for the window end plus the allowed lateness (0 turns it off)
+        self.early_requests = int(policy.get("early_requests", 64)) or 1 << 62
+        self._early: list[tuple[int, float, str, AccountWindow, dict[str, float]]] = []
 
     @property
     def watermark(self) -> float:
@@ -199,6 +204,11 @@ class AccountStage:
         if acc is None:
             acc = wins[entity] = AccountWindow("ip" if account is None else "account")
         acc.add(ts, endpoint, ids, sensitive, status, ip, agent)
+        n = acc.requests
+        if n >= self.early_requests and not n & (n - 1):
+            # judged later (see _judge_early); the features are taken now, so the decision
+            # does not depend on how events were batched
+            self._early.append((k, ts, entity, acc, acc.features(0.0)))
         ep = eps.get(endpoint)
         if ep is None:
             ep = eps[endpoint] = EndpointWindow()
@@ -220,6 +230,8 @@ class AccountStage:
         self._current = None
         out = StageOutput(windows_closed=len(due))
         for k in due:
+            if self._early:
+                self._judge_early(k, out)
             start = self.clock.start(k)
             end = start + self.config.window
             for entity, acc in self._open.pop(k).items():
@@ -238,9 +250,57 @@ class AccountStage:
                     )
                 )
             self._expire(end, out)
+        if self._early and self._open:
+            self._judge_early(min(self._open), out)
         out.late_events = self.clock.late - self._late_reported
         self._late_reported = self.clock.late
         return out
+
+    def _judge_early(self, upto: int, out: StageOutput) -> None:
+        """Judge the early candidates of windows up to ``upto`` by the population model.
+
+        Called only when every window before ``upto`` has closed, so the model is the one
+        that closed them, in a replay and in a worker alike, whatever the batching: early
+        alerts are as deterministic as the others. The window's own close later alerts
+        again only if its severity is higher (cooldown).
+        """
+        keep = []
+        models = self.models
+        population, decider = models.population, models.decider
+        threshold = self._calibrators()[0].threshold  # ACCOUNT_DETECTORS[0]: population
+        for cand in self._early:
+            k, ts, entity, acc, x = cand
+            if k > upto:
+                keep.append(cand)
+                continue
+            score = population.score_derived(population.derive(x))
+            if not score >= threshold:
+                continue
+            severity = severity_of(score, threshold, decider.scale)
+            start = self.clock.start(k)
+            end = start + self.config.window
+            etype = acc.entity_type
+            if (
+                severity is None
+                or decider.allowlist.contains(etype, entity, end)
+                or not decider.cooldown.allow(f"{etype}:{entity}", severity, end)
+            ):
+                continue
+            out.alerts.append(
+                account_alert(
+                    entity=entity,
+                    acc=acc,
+                    x=x,
+                    own={},
+                    model=population,
+                    decision=("population", score, threshold, severity),
+                    window=(start, end),
+                    config=self.config,
+                    # judged once the previous window closed: the watermark passed start
+                    emitted_at=max(ts, start + self.config.lateness),
+                )
+            )
+        self._early = keep
 
     def _state(self, entity: str, entity_type: str) -> EntityState:
         st = self.states.pop(entity, None)

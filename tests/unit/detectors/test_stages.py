@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from detectors.alerts import SEVERITIES
 from detectors.config import DetectionConfig
 from detectors.events import Request
 from detectors.features import EndpointWindow
@@ -38,6 +39,9 @@ def req(
     ts: float, account: str | None, path: str, status: int = 200, ip: str = "10.0.0.1"
 ) -> Request:
     return Request(ts=ts, client_ip=ip, method="GET", path=path, status=status, account=account)
+
+
+NO_EARLY = DetectionConfig(extra={**FAST.extra, "account_policy": {"early_requests": 0}})
 
 
 def background(minutes: int, users: int = 40, seed: int = 1) -> list[Request]:
@@ -102,7 +106,7 @@ def test_idle_wall_clock_closes_windows() -> None:
 
 
 def test_a_scraper_is_alerted_with_reasons_evidence_and_a_valid_schema() -> None:
-    stage = AccountStage(FAST)
+    stage = AccountStage(NO_EARLY)
     alerts = run(stage, background(40) + scraper(35))
     assert [a["entity"] for a in alerts] == ["bad"]
     [alert] = alerts
@@ -125,7 +129,9 @@ def test_a_scraper_is_alerted_with_reasons_evidence_and_a_valid_schema() -> None
 def test_cooldown_holds_repeats_unless_severity_rises() -> None:
     stage = AccountStage(FAST)
     alerts = run(stage, background(40) + scraper(35) + scraper(36) + scraper(37))
-    assert [a["window"]["start"] for a in alerts] == [2100.0]
+    # the first window only (its early alert, then the higher severity at its close)
+    assert {a["window"]["start"] for a in alerts} == {2100.0}
+    assert len({a["severity"] for a in alerts}) == len(alerts)
 
 
 def test_flagged_windows_do_not_teach_and_allowlisted_entities_neither_alert_nor_teach() -> None:
@@ -272,3 +278,28 @@ def test_campaign_alert_lists_members() -> None:
     assert alert["evidence"]["members"] == [f"bot{i}" for i in range(8)]
     assert "8 accounts walked GET /api/users/{id}/profile alike" in alert["reasons"][0]
     assert "ip_prefix=198.51.100.0/24" in alert["reasons"][0]
+
+
+def test_a_burst_is_alerted_early_and_again_only_when_its_severity_rises() -> None:
+    stage = AccountStage(FAST)
+    events = sorted(background(40) + scraper(35), key=lambda r: r.ts)
+    early = []
+    for r in events:
+        stage.ingest(r)
+        out = stage.advance()
+        early.extend(a for a in out.alerts if a["emitted_at"] < a["window"]["end"])
+        if early:
+            break
+    # alerted while its window [2100, 2160) is still open, at the 64th request (the
+    # previous window had closed: the watermark was past the window start)
+    assert r.ts < 2160.0
+    [first] = early
+    jsonschema.validate(first, SCHEMA)
+    assert (first["entity"], first["detector"]) == ("bad", "population")
+    assert first["features"]["requests"]["value"] == 64.0
+    assert first["emitted_at"] == r.ts
+    rest = run(stage, [e for e in events if e.ts > r.ts])
+    severities = [a["severity"] for a in [first, *rest] if a["entity"] == "bad"]
+    ranks = [SEVERITIES.index(s) for s in severities]
+    assert ranks == sorted(set(ranks)), severities  # each repeat is a higher severity
+    assert severities[-1] == "critical"
