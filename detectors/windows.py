@@ -87,11 +87,13 @@ class WindowClock:
         """
         idle = False
         if now is not None:
+            # only the wall-clock pass consumes "seen": the event-time passes made after
+            # every batch must not hide a busy stream's activity from it
             if self._seen or self._idle_since is None:
                 self._idle_since = now
             elif now - self._idle_since >= self.idle_timeout:
                 idle = True
-        self._seen = False
+            self._seen = False
         size, wm = self.size, self.watermark
         ready = sorted(k for k in open_windows if idle or (k + 1) * size <= wm)
         if ready:

@@ -191,6 +191,8 @@ class Agents:
             metrics.windows_closed.labels(stage).inc(out.windows_closed)
         if out.late_events:
             metrics.events.labels("late").inc(out.late_events)
+        if out.expired:
+            metrics.entities_expired.inc(out.expired)
 
     async def commit_point(self) -> None:
         """Alerts, then state, then offsets, each durable before the next.

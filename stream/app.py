@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import faust
 
 from stream.kafka.config import faust_broker_credentials, faust_broker_url
@@ -17,8 +20,13 @@ def create_app(settings: Settings) -> faust.App:
     its windows have closed: a rebalance must not wait for that (the new owner re-reads the
     unacknowledged batches instead).
     """
+    # Faust wants a data directory even for in-memory tables (it only makes empty folders
+    # there); by default it is "<app_id>-data" in the working directory, which litters it
+    datadir = Path(tempfile.gettempdir()) / "scrapewatch" / f"{settings.app_id}-data"
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
+        datadir=str(datadir),
         broker=faust_broker_url(settings),
         broker_credentials=faust_broker_credentials(settings),
         store="memory://",

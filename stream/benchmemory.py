@@ -14,13 +14,12 @@
 4. idle expiry: one event per partition ``entity_ttl`` past the data, then one more a
    window later (which closes the first one's window: expiry runs at window close), and
    ``tracked`` again. It should fall to the closing entities (one per partition).
-   No metric counts expiries (``stream.metrics`` has none), so ``expired`` is derived:
-   tracked before minus tracked after.
+   ``expired`` is tracked before minus tracked after; ``expired_metric`` is the worker's
+   ``scrapewatch_entities_expired_total``.
 
-Windows close by watermark only: the worker's wall-clock idle close is set far off
-(``idle_close_seconds``), because a partition fed without pause was seen as idle after
-that many seconds and its current window closed early (its later events then dropped as
-late), which would change the number of accounts tracked.
+Windows close by watermark: the wall-clock idle close is set far off
+(``idle_close_seconds``) so that a pause of the producer between the data and the
+closing events cannot close anything early.
 """
 
 from __future__ import annotations
@@ -165,6 +164,7 @@ def run_memory(
         tracked_after = _settle(worker, total, echo, "expiry")
         rss_expired = worker.rss()
         peak = worker.peak_rss()
+        expired_metric = worker.metric("scrapewatch_entities_expired_total")
     grown = rss_after - rss_before
     return {
         "accounts": accounts,
@@ -182,7 +182,7 @@ def run_memory(
         "bytes_per_tracked_account": grown / tracked if tracked else None,
         "entities_tracked_after_expiry": tracked_after,
         "expired": tracked - tracked_after,
-        "expired_metric": None,  # no metric counts expiries yet
+        "expired_metric": expired_metric,
         "rss_after_expiry_bytes": rss_expired,
         "target_bytes_per_account": 1024,
     }

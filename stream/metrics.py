@@ -32,6 +32,7 @@ class Metrics:
     consumer_lag: Gauge
     windows_closed: Counter
     entities: Gauge
+    entities_expired: Counter
     alerts: Counter
     scores: Histogram
     model_info: Gauge
@@ -125,6 +126,11 @@ def create(
         ),
         entities=Gauge(
             name("entities_tracked"), "Entities with state in this worker.", ["kind"], registry=reg
+        ),
+        entities_expired=Counter(
+            name("entities_expired"),
+            "Entities forgotten after entity_ttl without activity (state deleted).",
+            registry=reg,
         ),
         alerts=Counter(
             name("alerts"), "Alerts emitted.", ["detector", "severity", "entity_type"], registry=reg

@@ -27,13 +27,40 @@ from stream.batches import Row
 from stream.codec import dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
 
-__all__ = ["AccountRuntime", "EndpointRuntime", "Outbox"]
+__all__ = ["MAX_STATS_BYTES", "AccountRuntime", "EndpointRuntime", "Outbox", "stats_messages"]
 
 log = logging.getLogger(__name__)
 
 H = TypeVar("H")  # the handle of a message to acknowledge (a Faust event)
 
 STATS_FORMAT_VERSION = 1
+
+
+#: Largest endpoint-stats message: a busy partition's close can carry thousands of account
+#: summaries, and Kafka refuses messages over 1 MiB by default.
+MAX_STATS_BYTES = 512 * 1024
+
+
+def stats_messages(
+    source: int, watermark: float | None, items: list[tuple[str, dict[str, Any]]]
+) -> list[bytes]:
+    """The endpoint-stats messages of one close: its partials and summaries, split into
+    messages of at most :data:`MAX_STATS_BYTES`. Only the last carries the watermark, so
+    the endpoint stage closes nothing before it has every part (one partition: in order).
+
+    >>> [len(m) < 100 for m in stats_messages(0, 60.0, [])]
+    [True]
+    """
+    msg: dict[str, Any] = {"v": STATS_FORMAT_VERSION, "source": source, "watermark": watermark}
+    msg["partials"] = [x for kind, x in items if kind == "partials"]
+    msg["summaries"] = [x for kind, x in items if kind == "summaries"]
+    raw = dumps(msg)
+    if len(raw) <= MAX_STATS_BYTES or len(items) <= 1:
+        return [raw]
+    half = len(items) // 2
+    return stats_messages(source, None, items[:half]) + stats_messages(
+        source, watermark, items[half:]
+    )
 
 
 @dataclass(slots=True)
@@ -46,6 +73,7 @@ class Outbox:
     endpoint_requests: dict[str, int] = field(default_factory=dict)
     windows_closed: int = 0
     late_events: int = 0
+    expired: int = 0
 
 
 @dataclass(slots=True)
@@ -194,6 +222,7 @@ class AccountRuntime(Generic[H]):
             alerts=list(result.alerts),
             windows_closed=result.windows_closed,
             late_events=result.late_events,
+            expired=len(result.expired),
         )
         if not (result.windows_closed or result.updated or result.expired):
             return out
@@ -209,15 +238,12 @@ class AccountRuntime(Generic[H]):
         for partial in result.partials:
             requests[partial.endpoint] = requests.get(partial.endpoint, 0) + partial.requests
         if result.partials or result.summaries or result.windows_closed:
-            out.stats.append(
-                dumps(
-                    {
-                        "v": STATS_FORMAT_VERSION,
-                        "source": partition,
-                        "watermark": part.stage.watermark,
-                        "partials": [p.to_dict() for p in result.partials],
-                        "summaries": [summary_to_dict(s) for s in result.summaries],
-                    }
+            out.stats.extend(
+                stats_messages(
+                    partition,
+                    part.stage.watermark,
+                    [("partials", p.to_dict()) for p in result.partials]
+                    + [("summaries", summary_to_dict(s)) for s in result.summaries],
                 )
             )
         return out
@@ -232,6 +258,7 @@ class AccountRuntime(Generic[H]):
             into.endpoint_requests[k] = into.endpoint_requests.get(k, 0) + n
         into.windows_closed += other.windows_closed
         into.late_events += other.late_events
+        into.expired += other.expired
 
 
 class EndpointRuntime(Generic[H]):
@@ -282,7 +309,8 @@ class EndpointRuntime(Generic[H]):
             self.stage.add_partial(EndpointPartial.from_dict(p))
         for s in msg["summaries"]:
             self.stage.add_summary(summary_from_dict(s))
-        self.stage.source_watermark(int(msg["source"]), float(msg["watermark"]))
+        if msg["watermark"] is not None:  # None: more of the same close follows
+            self.stage.source_watermark(int(msg["source"]), float(msg["watermark"]))
         return self._advance(None)
 
     def tick(self, now: float, backlog: bool = False) -> Outbox:

@@ -41,3 +41,16 @@ def test_close_all_and_negative_times() -> None:
     assert c.index(-1.0) == -1
     assert c.close_all([3, 1]) == [1, 3]
     assert c.closed_until == 4
+
+
+def test_a_busy_stream_is_never_idle_though_batches_advance_between_ticks() -> None:
+    # a worker calls due() without a clock after every batch and with one every second;
+    # a stream fed between every pair of ticks must never be closed by wall clock
+    clock = WindowClock(size=60.0, lateness=10.0, idle_timeout=5.0)
+    ts = 1000.0
+    for second in range(30):
+        ts += 1.0
+        assert clock.observe(ts) is not None
+        assert clock.due([int(ts // 60)]) == []  # the per-batch pass
+        assert clock.due([int(ts // 60)], now=float(second)) == []  # the 1 s tick
+    assert clock.late == 0

@@ -66,7 +66,6 @@ class _Store:
         self.data.pop(key, None)
 
 
-
 def test_runtime_skips_events_it_has_already_folded_in():
     runtime: AccountRuntime[str] = AccountRuntime(DetectionConfig(), _Store())
     _, offsets, rows = decode_batch(encode_batch(0, [(o, _req(float(o))) for o in range(5)]))
@@ -78,3 +77,18 @@ def test_runtime_skips_events_it_has_already_folded_in():
     stage = runtime.partitions[0].stage
     (window,) = stage._open.values()
     assert window["a1"].requests == 8
+
+
+def test_a_large_close_is_split_and_only_its_last_part_moves_the_watermark():
+    from stream.codec import loads
+    from stream.runtime import MAX_STATS_BYTES, stats_messages
+
+    items = [("summaries", {"entity": f"acct-{i}", "pad": "x" * 300}) for i in range(4000)]
+    items.append(("partials", {"endpoint": "GET /p/{id}"}))
+    raws = stats_messages(3, 120.0, items)
+    assert len(raws) > 1
+    assert all(len(r) <= MAX_STATS_BYTES for r in raws)
+    msgs = [loads(r) for r in raws]
+    assert [m["watermark"] for m in msgs] == [None] * (len(msgs) - 1) + [120.0]
+    assert [s["entity"] for m in msgs for s in m["summaries"]] == [f"acct-{i}" for i in range(4000)]
+    assert [p for m in msgs for p in m["partials"]] == [{"endpoint": "GET /p/{id}"}]
