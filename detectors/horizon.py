@@ -10,7 +10,7 @@ account) and are only opened when the entity was active in the closing window.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
@@ -83,9 +83,12 @@ class Horizon:
     def __init__(self, lg_k: int = 8) -> None:
         self.lg_k = lg_k
         # hour ring: [bucket, sensitive sketch, resource sketch, sensitive requests, windows]
-        self.hour: list[tuple[int, bytes | None, bytes | None, int, int]] = []
+        # (kept as tuples: a list's spare capacity is bytes a million accounts pay for)
+        self.hour: Sequence[tuple[int, bytes | None, bytes | None, int, int]] = ()
         # day ring: [bucket, sensitive sketch]
-        self.day: list[tuple[int, bytes | None]] = []
+        # day ring: [bucket, sensitive sketch]; the shared empty tuple while there is none
+        # (most accounts never view a sensitive route: ~70 bytes each at a million)
+        self.day: Sequence[tuple[int, bytes | None]] = ()
 
     @property
     def last_seen(self) -> float:
@@ -146,7 +149,7 @@ class Horizon:
             _, sens, _, sreq, active = current
             sens_blob = _add(sens, sensitive, lg_k)
             hour.append((hb, sens_blob, res_blob, sreq + sensitive_requests, active + 1))
-        self.hour = hour
+        self.hour = tuple(hour)
         db = int(window_start // DAY_BUCKET)
         day = [b for b in self.day if b[0] > db - _DAY_BUCKETS]
         same_day = bool(day) and day[-1][0] == db
@@ -157,7 +160,7 @@ class Horizon:
             day[-1] = (db, blob)
         elif blob is not None:  # a bucket with no sensitive id would count nothing
             day.append((db, blob))
-        self.day = day
+        self.day = tuple(day)
         sreq_1h = 0
         active_1h = 0
         for b in hour:
