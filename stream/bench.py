@@ -27,7 +27,10 @@ The processed counter is sampled there (``steady_start_processed``) and the rate
 ``(events - steady_start_processed) / (end - steady point)``: every event counts once
 (events re-delivered after the steady point cost time but add nothing), so the figure is
 never flattered by re-delivery. One worker is measured the same way, and the speed-up is
-the ratio of the steady rates.
+the ratio of the steady rates. Each run also gives the workers' CPU time per event
+(``events_per_worker_cpu_second``: flat across worker counts means the work scales with
+cores) and how many cores the whole machine was busy (``machine_busy_cores``: near the
+core count means the machine, broker and bench included, was the limit).
 """
 
 from __future__ import annotations
@@ -120,6 +123,24 @@ def _proc_status(pid: int, field: str) -> int:
     return 0
 
 
+def _cpu_seconds(stat: str) -> float:
+    """User + system CPU seconds of a ``/proc/<pid>/stat`` file; 0.0 if unreadable."""
+    try:
+        with open(stat) as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine was busy (every process, every core) since boot."""
+    with open("/proc/stat") as fh:
+        ticks = [int(v) for v in fh.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class Workers:
     """``count`` ``scrapewatch worker`` processes of one app, stopped when the block ends
     (normally, on an error or on Ctrl-C). Logs go to ``/tmp/<app_id>-<i>.log``."""
@@ -206,6 +227,10 @@ class Workers:
     def peak_rss(self) -> int:
         """The largest peak resident memory of one worker (bytes)."""
         return max((_proc_status(proc.pid, "VmHWM") for proc in self.procs), default=0)
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far (user + system), summed over the workers."""
+        return sum(_cpu_seconds(f"/proc/{proc.pid}/stat") for proc in self.procs)
 
 
 def closers(partitions: int, ts: float) -> list[dict[str, Any]]:
@@ -295,6 +320,7 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
     with Workers(run, workers) as procs:
         procs.wait_ready(every=False)
         started = time.perf_counter()
+        cpu0, busy0 = procs.cpu_seconds(), machine_busy_seconds()
         done, last_change, last_done = 0.0, started, -1.0
         steady_at: float | None = None
         steady_done, stable_checks, unsteady = 0.0, 0, False
@@ -327,6 +353,9 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
                 last_report = time.monotonic()
         else:
             raise BenchError(f"{workers} worker(s) did not finish in 30 minutes")
+        cpu = procs.cpu_seconds() - cpu0
+        busy = machine_busy_seconds() - busy0
+        wall = time.perf_counter() - started
         elapsed = last_change - started
         steady_s = last_change - steady_at if steady_at is not None else 0.0
         steady_events = max(0.0, total - steady_done) if steady_at is not None else 0.0
@@ -345,6 +374,12 @@ def _pipeline(settings: Settings, workers: int, total: int, echo: Echo) -> dict[
             "late_events": procs.metric('scrapewatch_events_total{result="late"}'),
             "alerts": procs.metric("scrapewatch_alerts_total"),
             "peak_rss_bytes": procs.peak_rss(),
+            # how much CPU the work cost, whatever the machine's other load: flat across
+            # worker counts means the design scales with cores; machine_busy_cores near the
+            # core count means the machine (broker and bench included) was the limit
+            "worker_cpu_seconds": cpu,
+            "events_per_worker_cpu_second": total / cpu if cpu > 0 else None,
+            "machine_busy_cores": busy / wall if wall > 0 else None,
         }
 
 
@@ -407,7 +442,7 @@ def table(report: dict[str, Any]) -> list[str]:
     raw_rate = report["raw"]["events_per_second"]
     lines = [
         f"{'run':<22}{'events/s':>12}{'seconds':>10}{'steady ev/s':>13}"
-        f"{'peak RSS MiB':>14}{'vs raw':>9}",
+        f"{'peak RSS MiB':>14}{'vs raw':>9}{'ev/CPU-s':>10}{'busy cores':>12}",
         f"{'raw consume+decode':<22}{raw_rate:>12,.0f}{report['raw']['seconds']:>10.2f}"
         f"{'':>13}{'':>14}{1.0:>9.2f}",
     ]
@@ -419,6 +454,8 @@ def table(report: dict[str, Any]) -> list[str]:
             f"{f'{steady:,.0f}' if steady else '-':>13}"
             f"{r['peak_rss_bytes'] / 2**20:>14.0f}"
             f"{r['events_per_second'] / raw_rate if raw_rate else 0:>9.2f}"
+            f"{r['events_per_worker_cpu_second'] or 0:>10,.0f}"
+            f"{r['machine_busy_cores'] or 0:>12.2f}"
         )
     for name, x in report.get("speedup", {}).items():
         lines.append(f"speed-up {name.replace('_', ' ')} vs 1 (steady rates): {x:.2f}x")

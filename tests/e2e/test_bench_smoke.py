@@ -21,6 +21,8 @@ def test_bench_runs_end_to_end_and_reports(settings_factory):
         assert run["events_processed_incl_redelivered"] >= report["events"]
         assert run["windows_closed"] > 0
         assert run["peak_rss_bytes"] > 0
+        assert run["worker_cpu_seconds"] > 0 and run["events_per_worker_cpu_second"] > 0
+        assert run["machine_busy_cores"] > 0
         # tiny runs may finish before the steady point: the fields exist all the same
         assert {"steady_seconds", "steady_events_per_second", "rebalanced_after_steady"} <= set(run)
     assert report["ratio_pipeline_to_raw"] > 0
@@ -59,4 +61,5 @@ def test_bench_memory_mode_reports_bytes_per_account_and_expiry(settings_factory
     assert mem["bytes_per_tracked_account"] > 0
     assert mem["entities_tracked_after_expiry"] < mem["entities_tracked"]
     assert mem["expired"] > 0
+    assert mem["expired_metric"] == mem["entities_tracked"]  # every account was forgotten
     assert any(line.startswith("bytes per tracked account") for line in memory_table(mem))
