@@ -31,7 +31,7 @@ from detectors.events import Request
 from stream.codec import dumps, loads
 from stream.errors import CodecError
 
-__all__ = ["BATCH_FORMAT_VERSION", "Row", "decode_batch", "encode_batch"]
+__all__ = ["BATCH_FORMAT_VERSION", "Row", "decode_batch", "encode_batch", "encode_rows"]
 
 BATCH_FORMAT_VERSION = 2
 
@@ -41,15 +41,16 @@ Row = Sequence[Any]
 
 def encode_batch(source_partition: int, events: Sequence[tuple[int, Request]]) -> bytes:
     """One message holding ``(offset, request)`` pairs of one source partition."""
+    return encode_rows(source_partition, [off for off, _ in events], [r for _, r in events])
+
+
+def encode_rows(
+    source_partition: int, offsets: Sequence[int], requests: Sequence[Request]
+) -> bytes:
+    """:func:`encode_batch` from the offsets and the requests side by side (the bridge's
+    own layout: no pair per event)."""
     # a Request is a NamedTuple, which orjson does not take: plain tuples serialise in C
-    return dumps(
-        [
-            BATCH_FORMAT_VERSION,
-            source_partition,
-            [off for off, _ in events],
-            [tuple(r) for _, r in events],
-        ]
-    )
+    return dumps([BATCH_FORMAT_VERSION, source_partition, offsets, [tuple(r) for r in requests]])
 
 
 def decode_batch(raw: bytes) -> tuple[int, list[int], list[Row]]:

@@ -23,8 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from detectors.events import Request
-from stream.batches import encode_batch
+from stream.batches import encode_rows
 from stream.decoder import decode_messages
 from stream.metrics import Metrics
 
@@ -139,13 +138,11 @@ class Bridge:
     def _forward(self, msgs: list[Any]) -> None:
         started = time.perf_counter()
         decoded = decode_messages(msgs)
-        per_partition: dict[int, list[tuple[int, Request]]] = defaultdict(list)
-        for partition, offset, req in decoded.events:
-            per_partition[partition].append((offset, req))
+        per_partition = decoded.partitions
         offsets = {p: off for (_t, p), off in decoded.positions.items()}
         produced = sum(
-            (len(rows) + _MAX_EVENTS_PER_MESSAGE - 1) // _MAX_EVENTS_PER_MESSAGE
-            for rows in per_partition.values()
+            (len(offs) + _MAX_EVENTS_PER_MESSAGE - 1) // _MAX_EVENTS_PER_MESSAGE
+            for offs, _ in per_partition.values()
         ) + len(decoded.dlq)
         inflight = _Inflight(offsets=offsets, remaining=produced)
         self._inflight.append(inflight)
@@ -156,9 +153,10 @@ class Bridge:
             inflight.remaining -= 1
 
         producer = self._producer
-        for partition, rows in per_partition.items():
-            for i in range(0, len(rows), _MAX_EVENTS_PER_MESSAGE):
-                value = encode_batch(partition, rows[i : i + _MAX_EVENTS_PER_MESSAGE])
+        for partition, (offs, reqs) in per_partition.items():
+            for i in range(0, len(offs), _MAX_EVENTS_PER_MESSAGE):
+                j = i + _MAX_EVENTS_PER_MESSAGE
+                value = encode_rows(partition, offs[i:j], reqs[i:j])
                 self._produce(
                     producer,
                     self.batches_topic,

@@ -86,19 +86,29 @@ class DlqProducer(Protocol):
 class DecodedBatch:
     """The outcome of decoding one consumed batch.
 
-    ``events`` are ``(partition, offset, Request)`` in consumption order; ``dlq`` the
+    ``partitions`` maps each source partition to its valid events' offsets and
+    ``Request``s in consumption order (``events`` flattens them); ``dlq`` the
     records to produce for rejected messages; ``results`` counts by result (see
     :data:`RESULTS`); ``reasons`` counts rejections by reason; ``positions`` maps
     ``(topic, partition)`` to the next offset to commit once events and DLQ records are
     safe; ``kafka_errors`` describes messages that carried a Kafka error instead of data.
     """
 
-    events: list[tuple[int, int, Request]] = field(default_factory=list)
+    partitions: dict[int, tuple[list[int], list[Request]]] = field(default_factory=dict)
     dlq: list[DlqRecord] = field(default_factory=list)
     results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
     reasons: dict[str, int] = field(default_factory=dict)
     positions: dict[tuple[str, int], int] = field(default_factory=dict)
     kafka_errors: list[str] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[tuple[int, int, Request]]:
+        """The valid events as ``(partition, offset, Request)``, partition by partition."""
+        return [
+            (p, off, req)
+            for p, (offsets, reqs) in self.partitions.items()
+            for off, req in zip(offsets, reqs, strict=True)
+        ]
 
 
 def decode_messages(
@@ -111,7 +121,7 @@ def decode_messages(
     DLQ records of this batch.
     """
     batch = DecodedBatch()
-    events = batch.events
+    parts = batch.partitions
     positions = batch.positions
     now = time() if rejected_at is None else rejected_at
     valid = rejected = kafka_error = 0
@@ -131,11 +141,19 @@ def decode_messages(
         offset = -1 if offset is None else offset
         topic = msg.topic() or ""
         positions[(topic, partition)] = offset + 1
-        result = _safe_parse(value, topic, partition, offset)
-        if isinstance(result, Request):
+        try:
+            result = parse_event(value)
+        except Exception as exc:  # the contract says never; a bug must still not stop the stream
+            result = _failed(exc, topic, partition, offset)
+        if type(result) is Request:
             valid += 1
-            events.append((partition, offset, result))
+            part = parts.get(partition)
+            if part is None:
+                part = parts[partition] = ([], [])
+            part[0].append(offset)
+            part[1].append(result)
             continue
+        assert isinstance(result, Rejection)  # for mypy: parse_event returns one or the other
         rejected += 1
         reasons = batch.reasons
         reasons[result.reason] = reasons.get(result.reason, 0) + 1
@@ -212,16 +230,11 @@ def route_batch(
     return batch
 
 
-def _safe_parse(
-    value: bytes | None, topic: str, partition: int, offset: int
-) -> Request | Rejection:
-    try:
-        return parse_event(value)
-    except Exception as exc:  # the contract says never; a bug must still not stop the stream
-        log.exception("parse_event raised at %s/%d/%d", topic, partition, offset)
-        return Rejection(
-            "bad_value", None, f"message: could not be validated ({type(exc).__name__}: {exc})"
-        )
+def _failed(exc: Exception, topic: str, partition: int, offset: int) -> Rejection:
+    log.exception("parse_event raised at %s/%d/%d", topic, partition, offset, exc_info=exc)
+    return Rejection(
+        "bad_value", None, f"message: could not be validated ({type(exc).__name__}: {exc})"
+    )
 
 
 def _code(error: Any) -> Any:
