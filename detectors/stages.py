@@ -250,6 +250,8 @@ class AccountStage:
                     )
                 )
             self._expire(end, out)
+            # forget cooldowns that are over (the same decisions, bounded memory)
+            self.models.decider.cooldown.prune(end)
         if self._early and self._open:
             self._judge_early(min(self._open), out)
         out.late_events = self.clock.late - self._late_reported
