@@ -170,7 +170,13 @@ class Broker:
 
     def metadata(self, timeout: float) -> tuple[int, int] | None:
         """Ask the broker for metadata: (brokers, topics), or None when it does not answer."""
-        from confluent_kafka.admin import AdminClient  # `down` and `fetch` work without it
+        try:  # `down` and `fetch` work without it
+            from confluent_kafka.admin import AdminClient
+        except ImportError:
+            raise LauncherError(
+                "confluent-kafka is not installed in this Python: run `make install`, then "
+                "use .venv/bin/python (or `make kafka-up` / `make kafka-status`)"
+            ) from None
 
         if not self.port_open():
             return None
