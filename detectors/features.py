@@ -152,6 +152,21 @@ class AccountWindow:
         if agent and agent not in self.agents and len(self.agents) < _MAX_AGENTS:
             self.agents.append(agent)
 
+    def snapshot(self) -> AccountWindow:
+        """A copy of the window as it is now (the later events do not change it)."""
+        snap = AccountWindow(self.entity_type)
+        snap.requests = self.requests
+        snap.endpoints = dict(self.endpoints)
+        snap.resources = set(self.resources)
+        snap.sensitive_ids = set(self.sensitive_ids)
+        snap.sensitive_requests = self.sensitive_requests
+        snap.errors = self.errors
+        snap.auth_failures = self.auth_failures
+        snap.times = list(self.times)
+        snap.ips = set(self.ips)
+        snap.agents = list(self.agents)
+        return snap
+
     def features(self, new_resource_ratio: float) -> dict[str, float]:
         """The account feature vector (``new_resource_ratio`` comes from the horizon)."""
         n = self.requests

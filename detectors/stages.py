@@ -206,9 +206,11 @@ class AccountStage:
         acc.add(ts, endpoint, ids, sensitive, status, ip, agent)
         n = acc.requests
         if n >= self.early_requests and not n & (n - 1):
-            # judged later (see _judge_early); the features are taken now, so the decision
-            # does not depend on how events were batched
-            self._early.append((k, ts, entity, acc, acc.features(0.0)))
+            # judged later (see _judge_early) on the window as it is now, so the decision
+            # and the alert's evidence do not depend on how events were batched (the copy
+            # is made at 64, 128, 256... requests: at most two element copies per event)
+            snap = acc.snapshot()
+            self._early.append((k, ts, entity, snap, snap.features(0.0)))
         ep = eps.get(endpoint)
         if ep is None:
             ep = eps[endpoint] = EndpointWindow()

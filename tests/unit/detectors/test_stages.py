@@ -297,6 +297,10 @@ def test_a_burst_is_alerted_early_and_again_only_when_its_severity_rises() -> No
     jsonschema.validate(first, SCHEMA)
     assert (first["entity"], first["detector"]) == ("bad", "population")
     assert first["features"]["requests"]["value"] == 64.0
+    # the evidence is the window at its 64th request, like the features: not what came after
+    assert first["evidence"]["top_endpoints"] == [
+        {"endpoint": "GET /api/users/{id}/profile", "count": 64}
+    ]
     assert first["emitted_at"] == r.ts
     rest = run(stage, [e for e in events if e.ts > r.ts])
     severities = [a["severity"] for a in [first, *rest] if a["entity"] == "bad"]
