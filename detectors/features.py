@@ -289,8 +289,11 @@ def combine_partials(
 ) -> tuple[dict[str, float], tuple[tuple[str, int], ...], tuple[str, ...]]:
     """Endpoint features, top contributors and sample ids of one endpoint window.
 
-    The result does not depend on the order of ``parts``.
+    The result does not depend on the order of ``parts``: the HLL union's estimate can
+    (its mode changes with what it has seen), so sketches join it by source partition,
+    the order a replay adds them in, and a worker, which gets them as they come, agrees.
     """
+    parts = sorted(parts, key=lambda p: p.source)
     requests = sum(p.requests for p in parts)
     accounts = sum(p.distinct_accounts for p in parts)
     top = tuple(sorted((kv for p in parts for kv in p.top), key=lambda kv: (-kv[1], kv[0]))[:top_k])

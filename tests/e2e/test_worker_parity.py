@@ -1,5 +1,5 @@
 """The streaming worker and ``scrapewatch replay`` run the same detector code: on the same
-events they decide the same alerts (entity, detector, window, severity: the same ids)."""
+events they emit the same alerts, to the last feature and reason."""
 
 from __future__ import annotations
 
@@ -32,7 +32,10 @@ def test_worker_and_replay_give_the_same_alerts(settings_factory, worker_factory
 
     assert {_key(a) for a in online} == {_key(a) for a in offline}
     assert len({a["alert_id"] for a in online}) == len(online)
-    # the same decisions down to the severity (ids include it), early firings included
+    # the same decisions down to the severity (ids include it), early firings included,
+    # and the same alerts to the last feature and reason
     assert {a["alert_id"] for a in online} == {a["alert_id"] for a in offline}
+    by_id = {a["alert_id"]: a for a in offline}
+    assert [a for a in online if a != by_id[a["alert_id"]]] == []
     early = [a for a in offline if a["emitted_at"] < a["window"]["end"]]
     assert early, "the simulation should have a window judged before its end"

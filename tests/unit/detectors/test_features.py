@@ -91,3 +91,27 @@ def test_partial_and_summary_round_trip_through_json_dicts() -> None:
         "u1", "account", 0.0, 60.0, PROFILE, 3.0, 3.0, 1.0, None, ("198.51.100.0/24",), "bot/1", 2.5
     )
     assert summary_from_dict(json.loads(json.dumps(summary_to_dict(s)))) == s
+
+
+def test_combined_endpoint_counts_do_not_depend_on_arrival_order() -> None:
+    import itertools
+    import random
+
+    from detectors.features import EndpointWindow, combine_partials
+
+    parts = []
+    # sketches of different sizes (so in different HLL modes): without a fixed order, the
+    # union's estimate of these moves between 80 and 81 with the order they join it in
+    rng = random.Random(4)
+    for source, n in enumerate([20, 60, 3]):
+        w = EndpointWindow()
+        for _ in range(n):
+            w.add("acct", (str(rng.randint(0, 2000)),))
+        parts.append(
+            w.partial(endpoint="GET /p/{id}", start=0.0, end=60.0, source=source, top_k=3, lg_k=8)
+        )
+    results = {
+        repr(combine_partials(list(order), top_k=3, lg_k=8))
+        for order in itertools.permutations(parts)
+    }
+    assert len(results) == 1
