@@ -90,7 +90,7 @@ class Agents:
         )
         self.accounts: AccountRuntime[Any] = AccountRuntime(config, TableStore(entities, writer))
         self.endpoints: EndpointRuntime[Any] = EndpointRuntime(
-            config, topology.partitions, TableStore(endpoint_state, writer)
+            config, topology.partitions, TableStore(endpoint_state, writer, keep=True)
         )
         self.endpoints_restored = False
         self.read_upto: dict[tuple[str, int], int] = {}
@@ -235,4 +235,8 @@ class Agents:
             self.endpoints_restored = False  # re-read the checkpoint if it comes back
 
     async def on_rebalanced(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        batches = self.topology.batches
+        self.accounts.forget_parked(
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic == batches
+        )
         self.is_ready = True  # Faust sends this once table recovery has completed

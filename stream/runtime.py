@@ -94,13 +94,25 @@ class AccountRuntime(Generic[H]):
         self.config = config
         self.store = store
         self.partitions: dict[int, _Partition[H]] = {}
+        #: stages of revoked partitions, until the rebalance says whether they come back
+        self.parked: dict[int, _Partition[H]] = {}
         self.duplicates = 0
 
     # -- assignment --------------------------------------------------------------------
     def assign(self, partitions: Iterable[int]) -> None:
-        """Create (or restore from the table) the stage of each newly assigned partition."""
+        """Create (or restore from the table) the stage of each newly assigned partition.
+
+        A partition revoked and given back to this worker (every rebalance revokes every
+        partition first) gets its parked stage back: its live state is exactly what it
+        wrote, and the table does not hold what a stage took out of it. The batches not yet
+        acknowledged come again and are skipped by offset (their events are in the stage).
+        """
         for p in partitions:
             if p in self.partitions:
+                continue
+            parked = self.parked.pop(p, None)
+            if parked is not None:
+                self.partitions[p] = parked
                 continue
             stage = AccountStage(self.config, partition=p, loader=self._loader)
             blob = self.store.take(stage_key(p))
@@ -112,12 +124,21 @@ class AccountRuntime(Generic[H]):
             self.partitions[p] = _Partition(stage)
 
     def revoke(self, partitions: Iterable[int]) -> None:
-        """Write what revoked partitions changed, then forget them: their unacknowledged
-        batches go to the new owner."""
+        """Write what revoked partitions changed and park their stages: a partition given
+        back is taken up where it was (see :meth:`assign`); the others go to their new
+        owner, with their unacknowledged batches, and :meth:`forget_parked` drops them."""
         for p in partitions:
             part = self.partitions.pop(p, None)
             if part is not None:
                 self._write(p, part)
+                part.pending.clear()  # handles of the old assignment: the batches come again
+                self.parked[p] = part
+
+    def forget_parked(self, assigned: Iterable[int]) -> None:
+        """After a rebalance: drop the parked stages of partitions now owned elsewhere."""
+        keep = set(assigned)
+        for p in [p for p in self.parked if p not in keep]:
+            del self.parked[p]
 
     def _loader(self, key: str) -> Any:
         for part in self.partitions.values():
@@ -169,16 +190,16 @@ class AccountRuntime(Generic[H]):
             for row in rows:
                 ingest(row)
             last = offsets[-1]
-            max_ts = max([row[0] for row in rows])
         else:
-            max_ts = float("-inf")
             for offset, row in zip(offsets, rows, strict=True):
                 if offset <= last:
                     self.duplicates += 1
                     continue
                 last = offset
                 ingest(row)
-                max_ts = max(max_ts, row[0])
+        # over every row, the skipped ones too: a batch that comes again is acknowledged
+        # only once the windows its events sit in (in this stage) have closed
+        max_ts = max([row[0] for row in rows]) if rows else float("-inf")
         part.last_offset = last
         part.last_activity = time.monotonic()
         part.pending.append((handle, max_ts))

@@ -121,22 +121,32 @@ class TableStore:
     stage loads it, and ``put`` appends to the changelog through ``writer`` without keeping
     a copy in the table. A state therefore lives once in memory: live in its stage, or (not
     yet loaded since a restore) as a blob in the table, never both. That halves a worker's
-    memory per tracked account. Should Faust re-read the changelog (a partition assigned
-    again after a revoke reads it from the start), the latest blobs come back, which is
-    exactly what a new stage of that partition must load.
+    memory per tracked account. A partition that leaves this worker is read again from
+    its changelog by its next owner (Faust reads a newly assigned partition from the
+    start); one that a rebalance gives back to this worker keeps its live stage
+    (``AccountRuntime`` parks it).
+
+    ``keep=True`` keeps a copy of every blob written, and ``take`` leaves it in place: for
+    a table of one small record whose owner may restore it again in the same process
+    (the endpoint stage's checkpoint).
     """
 
-    def __init__(self, table: Any, writer: ChangelogWriter) -> None:
+    def __init__(self, table: Any, writer: ChangelogWriter, *, keep: bool = False) -> None:
         self._table = table
         self._writer = writer
+        self._keep = keep
         self._topic: str = table.changelog_topic.get_topic_name()
 
     def take(self, key: str) -> bytes | None:
-        value = self._table.data.pop(key.encode(), None)
+        data = self._table.data
+        value = data.get(key.encode()) if self._keep else data.pop(key.encode(), None)
         return None if value is None else bytes(value)
 
     def put(self, partition: int, key: str, blob: bytes) -> None:
-        self._writer.write(self._topic, partition, key.encode(), blob)
+        raw_key = key.encode()
+        if self._keep:
+            self._table.data[raw_key] = blob
+        self._writer.write(self._topic, partition, raw_key, blob)
 
     def delete(self, partition: int, key: str) -> None:
         raw_key = key.encode()

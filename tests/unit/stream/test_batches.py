@@ -92,3 +92,24 @@ def test_a_large_close_is_split_and_only_its_last_part_moves_the_watermark():
     assert [m["watermark"] for m in msgs] == [None] * (len(msgs) - 1) + [120.0]
     assert [s["entity"] for m in msgs for s in m["summaries"]] == [f"acct-{i}" for i in range(4000)]
     assert [p for m in msgs for p in m["partials"]] == [{"endpoint": "GET /p/{id}"}]
+
+
+def test_a_partition_given_back_after_a_rebalance_keeps_its_live_stage():
+    store = _Store()
+    runtime: AccountRuntime[str] = AccountRuntime(DetectionConfig(), store)
+    _, offsets, rows = decode_batch(encode_batch(0, [(o, _req(float(o))) for o in range(3)]))
+    runtime.on_batch(0, offsets, rows, "h1")
+    runtime.on_batch(1, offsets, rows, "h1b")
+    stage = runtime.partitions[0].stage
+    runtime.revoke([0, 1])  # every rebalance revokes every partition first
+    assert runtime.partitions == {}
+    runtime.assign([0])  # partition 0 comes back to this worker
+    runtime.forget_parked([0])  # partition 1 went elsewhere
+    assert runtime.partitions[0].stage is stage
+    assert list(runtime.parked) == []
+    # its unacknowledged batch comes again: skipped, and not acknowledged before its window
+    runtime.on_batch(0, offsets, rows, "h1-again")
+    assert runtime.duplicates == 3
+    (window,) = stage._open.values()
+    assert window["a1"].requests == 3
+    assert runtime.ackable() == []
