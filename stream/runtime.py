@@ -113,6 +113,7 @@ class AccountRuntime(Generic[H]):
             parked = self.parked.pop(p, None)
             if parked is not None:
                 self.partitions[p] = parked
+                log.info("partition %d: back to this worker, its stage kept", p)
                 continue
             stage = AccountStage(self.config, partition=p, loader=self._loader)
             blob = self.store.take(stage_key(p))
@@ -121,6 +122,8 @@ class AccountRuntime(Generic[H]):
                 stage.models = checkpoint["models"]
                 stage.clock = checkpoint["clock"]
                 log.info("partition %d: stage restored, watermark %s", p, stage.watermark)
+            else:
+                log.info("partition %d: no checkpoint in the table, a new stage", p)
             self.partitions[p] = _Partition(stage)
 
     def revoke(self, partitions: Iterable[int]) -> None:
@@ -137,8 +140,11 @@ class AccountRuntime(Generic[H]):
     def forget_parked(self, assigned: Iterable[int]) -> None:
         """After a rebalance: drop the parked stages of partitions now owned elsewhere."""
         keep = set(assigned)
-        for p in [p for p in self.parked if p not in keep]:
+        gone = [p for p in self.parked if p not in keep]
+        for p in gone:
             del self.parked[p]
+        if self.parked or gone:
+            log.info("rebalanced: kept parked %s, dropped %s", sorted(self.parked), gone)
 
     def _loader(self, key: str) -> Any:
         for part in self.partitions.values():
