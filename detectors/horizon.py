@@ -85,7 +85,6 @@ class Horizon:
         # hour ring: [bucket, sensitive sketch, resource sketch, sensitive requests, windows]
         # (kept as tuples: a list's spare capacity is bytes a million accounts pay for)
         self.hour: Sequence[tuple[int, bytes | None, bytes | None, int, int]] = ()
-        # day ring: [bucket, sensitive sketch]
         # day ring: [bucket, sensitive sketch]; the shared empty tuple while there is none
         # (most accounts never view a sensitive route: ~70 bytes each at a million)
         self.day: Sequence[tuple[int, bytes | None]] = ()
