@@ -30,7 +30,7 @@ from stream.metrics import Metrics
 from stream.runtime import AccountRuntime, EndpointRuntime, Outbox
 from stream.state import MAX_STATE_BYTES, ChangelogWriter, TableStore
 
-__all__ = ["Agents", "Topology"]
+__all__ = ["Agents", "InOrder", "Topology"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,65 @@ class Topology:
     endpoint_stats: str
     alerts: str
     partitions: int
+
+
+class InOrder:
+    """Hands a stage its partition's messages in offset order, seeking back over a gap.
+
+    A stage must see every message of its partition, in order: one skipped and delivered
+    later looks like a re-delivery (its source offsets are below what the stage has seen)
+    and its events would be dropped. Faust (0.11 to 0.15 at least) sometimes skips the
+    first message fetched after a rebalance that kept a partition on its worker. So each
+    message is compared with the offset the stage expects next: below it is a
+    re-delivery (the stage skips its events by source offset); above it, a message is
+    missing, and the consumer seeks back to it. Messages refused meanwhile are neither
+    processed nor acknowledged: they come again after the one that was missing.
+    """
+
+    #: seconds before the same missing message is sought again
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, app: faust.App, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._seeking: dict[TP, tuple[int, float]] = {}
+
+    async def admit(self, tp: TP, offset: int, expected: int | None, stage: str) -> bool:
+        """Whether the message at ``offset`` may be processed now."""
+        if expected is None or offset <= expected:
+            if offset == expected:
+                self._seeking.pop(tp, None)
+            return True
+        now = time.monotonic()
+        seeking = self._seeking.get(tp)
+        if seeking and seeking[0] == expected and now - seeking[1] < self.RETRY_SECONDS:
+            return False  # already sought back: this one comes again after the missing one
+        consumer = self.app.consumer
+        earliest = (await consumer.earliest_offsets(tp)).get(tp)
+        if earliest is not None and expected < earliest:
+            log.error(
+                "%s[%d]: messages %d..%d were deleted by retention before they were read; "
+                "going on from %d",
+                tp.topic,
+                tp.partition,
+                expected,
+                earliest - 1,
+                offset,
+            )
+            self._seeking.pop(tp, None)
+            return True
+        log.warning(
+            "%s[%d]: message %d arrived while %d was expected; reading again from %d",
+            tp.topic,
+            tp.partition,
+            offset,
+            expected,
+            expected,
+        )
+        self.metrics.rewinds.labels(stage).inc()
+        await consumer.seek(tp, expected)
+        self._seeking[tp] = (expected, now)
+        return False
 
 
 class Agents:
@@ -93,6 +152,7 @@ class Agents:
             config, topology.partitions, TableStore(endpoint_state, writer, keep=True)
         )
         self.endpoints_restored = False
+        self.in_order = InOrder(app, metrics)
         self.read_upto: dict[tuple[str, int], int] = {}
         # Readiness is a flag set by Faust's own signals, in the event loop; the HTTP
         # thread only reads it. (Touching Faust's table manager from another thread, which
@@ -126,21 +186,23 @@ class Agents:
     # -- agents ------------------------------------------------------------------------
     async def accounts_agent(self, stream: Any) -> None:
         """``requests.batches`` -> per-partition account stages."""
-        metrics, batches = self.metrics, self.topology.batches
+        metrics, batches, in_order = self.metrics, self.topology.batches, self.in_order
         async for event in stream.noack().events():
             started = time.perf_counter()
             message = event.message
+            expected = self.accounts.position(message.partition)
+            if not await in_order.admit(message.tp, message.offset, expected, "account"):
+                continue
             try:
                 _source, offsets, rows = decode_batch(event.value)
             except CodecError as exc:
+                # taken as an empty batch: acknowledged in turn, and the position moves on
                 log.error("skipping undecodable batch at %s: %s", message.tp, exc)
-                event.ack()
-                continue
+                offsets, rows = [], []
             self.read_upto[(batches, message.partition)] = message.offset
             seen = self.accounts.duplicates
-            await self.send(
-                self.accounts.on_batch(message.partition, offsets, rows, event), "account"
-            )
+            out = self.accounts.on_batch(message.partition, offsets, rows, event, message.offset)
+            await self.send(out, "account")
             duplicates = self.accounts.duplicates - seen
             metrics.events.labels("processed").inc(len(rows) - duplicates)
             if duplicates:
@@ -155,8 +217,12 @@ class Agents:
             if not self.endpoints_restored:
                 self.endpoints.restore()
                 self.endpoints_restored = True
-            self.read_upto[(self.topology.endpoint_stats, 0)] = event.message.offset
-            await self.send(self.endpoints.on_stats(event.value, event), "endpoint")
+            message = event.message
+            expected = self.endpoints.position()
+            if not await self.in_order.admit(message.tp, message.offset, expected, "endpoint"):
+                continue
+            self.read_upto[(self.topology.endpoint_stats, 0)] = message.offset
+            await self.send(self.endpoints.on_stats(event.value, event, message.offset), "endpoint")
 
     async def tick(self) -> None:
         """Every second: close quiet partitions' windows, then make progress durable."""

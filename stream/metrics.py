@@ -33,6 +33,7 @@ class Metrics:
     windows_closed: Counter
     entities: Gauge
     entities_expired: Counter
+    rewinds: Counter
     alerts: Counter
     scores: Histogram
     model_info: Gauge
@@ -130,6 +131,12 @@ def create(
         entities_expired=Counter(
             name("entities_expired"),
             "Entities forgotten after entity_ttl without activity (state deleted).",
+            registry=reg,
+        ),
+        rewinds=Counter(
+            name("rewinds"),
+            "Seeks back to a message the consumer skipped (it is read again, in order).",
+            ["stage"],
             registry=reg,
         ),
         alerts=Counter(

@@ -24,7 +24,7 @@ from detectors.config import DetectionConfig
 from detectors.features import EndpointPartial, summary_from_dict, summary_to_dict
 from detectors.stages import AccountStage, EndpointStage, StageOutput
 from stream.batches import Row
-from stream.codec import dumps, loads
+from stream.codec import JSONDecodeError, dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
 
 __all__ = ["MAX_STATS_BYTES", "AccountRuntime", "EndpointRuntime", "Outbox", "stats_messages"]
@@ -85,6 +85,9 @@ class _Partition(Generic[H]):
     #: entity states changed since the last write (None: expired, to delete)
     dirty: dict[str, Any] = field(default_factory=dict)
     checkpoint_due: bool = False
+    #: offset in ``requests.batches`` of the next message this stage expects (None: not
+    #: known, accept the first one); see :meth:`AccountRuntime.position`
+    next_offset: int | None = None
 
 
 class AccountRuntime(Generic[H]):
@@ -117,14 +120,21 @@ class AccountRuntime(Generic[H]):
                 continue
             stage = AccountStage(self.config, partition=p, loader=self._loader)
             blob = self.store.take(stage_key(p))
+            next_offset = None
             if blob is not None:
                 checkpoint = load_state(blob)
                 stage.models = checkpoint["models"]
                 stage.clock = checkpoint["clock"]
-                log.info("partition %d: stage restored, watermark %s", p, stage.watermark)
+                next_offset = checkpoint.get("next_offset")  # absent before 0.3
+                log.info(
+                    "partition %d: stage restored, watermark %s, next batch offset %s",
+                    p,
+                    stage.watermark,
+                    next_offset,
+                )
             else:
                 log.info("partition %d: no checkpoint in the table, a new stage", p)
-            self.partitions[p] = _Partition(stage)
+            self.partitions[p] = _Partition(stage, next_offset=next_offset)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Write what revoked partitions changed and park their stages: a partition given
@@ -174,21 +184,55 @@ class AccountRuntime(Generic[H]):
         part.dirty.clear()
         if part.checkpoint_due:
             stage = part.stage
-            checkpoint = {"models": stage.models, "clock": stage.clock}
+            checkpoint = {
+                "models": stage.models,
+                "clock": stage.clock,
+                "next_offset": part.next_offset,
+            }
             store.put(partition, stage_key(partition), dump_state(checkpoint))
             part.checkpoint_due = False
         return written
 
     # -- processing ----------------------------------------------------------------------
-    def on_batch(
-        self, partition: int, offsets: Sequence[int], rows: Sequence[Row], handle: H
-    ) -> Outbox:
-        """Ingest one batch message (``offsets[i]`` is the source offset of ``rows[i]``, a
-        ``Request``'s fields in order); close the windows its watermark allows."""
+    def position(self, partition: int) -> int | None:
+        """The offset of the ``requests.batches`` message this partition's stage expects
+        next (None when not known: a new stage takes whatever comes first).
+
+        Messages must reach a stage in offset order: a batch skipped and delivered later
+        would be taken for a re-delivery (its source offsets are below what the stage has
+        seen) and its events lost. Faust has been seen to skip the first message after a
+        rebalance that kept a partition on its worker; the agent compares each message
+        with this position and seeks back when one is missing.
+
+        Known from the stage itself, or from its checkpoint when it was restored: offsets
+        are acknowledged only after a checkpoint that covers them, so a restored stage's
+        first message is never beyond it.
+        """
+        return self._part(partition).next_offset
+
+    def _part(self, partition: int) -> _Partition[H]:
         part = self.partitions.get(partition)
         if part is None:  # a message of a partition assigned before the signal arrived
             self.assign([partition])
             part = self.partitions[partition]
+        return part
+
+    def on_batch(
+        self,
+        partition: int,
+        offsets: Sequence[int],
+        rows: Sequence[Row],
+        handle: H,
+        message_offset: int | None = None,
+    ) -> Outbox:
+        """Ingest one batch message (``offsets[i]`` is the source offset of ``rows[i]``, a
+        ``Request``'s fields in order; ``message_offset`` its own offset in
+        ``requests.batches``); close the windows its watermark allows."""
+        part = self._part(partition)
+        if message_offset is not None and (
+            part.next_offset is None or message_offset >= part.next_offset
+        ):
+            part.next_offset = message_offset + 1
         stage = part.stage
         last = part.last_offset
         ingest = stage.ingest
@@ -313,6 +357,7 @@ class EndpointRuntime(Generic[H]):
         self.stage = EndpointStage(config, sources=sources)
         self.pending: list[H] = []
         self.covered: list[H] = []
+        self.next_offset: int | None = None
         self.checkpoint_due = False
         self._last_checkpoint = time.monotonic()
 
@@ -320,17 +365,35 @@ class EndpointRuntime(Generic[H]):
         """Take the stage from the table (after a rebalance), or start afresh."""
         blob = self.store.take(self.KEY)
         self.stage = EndpointStage(self.config, sources=self.sources)
+        self.next_offset = None
         if blob is not None:
-            self.stage = load_state(blob)
-            log.info("endpoint stage restored")
+            checkpoint = load_state(blob)
+            if isinstance(checkpoint, EndpointStage):  # written before 0.3: the stage alone
+                checkpoint = {"stage": checkpoint, "next_offset": None}
+            self.stage = checkpoint["stage"]
+            self.next_offset = checkpoint["next_offset"]
+            log.info("endpoint stage restored, next stats offset %s", self.next_offset)
         self.pending, self.covered = [], []
         self.checkpoint_due = False
 
-    def on_stats(self, raw: bytes, handle: H) -> Outbox:
-        msg = loads(raw)
+    def position(self) -> int | None:
+        """The offset of the ``endpoint-stats`` message expected next (see
+        :meth:`AccountRuntime.position`)."""
+        return self.next_offset
+
+    def on_stats(self, raw: bytes, handle: H, message_offset: int | None = None) -> Outbox:
         self.pending.append(handle)
-        if msg.get("v") != STATS_FORMAT_VERSION:
-            log.error("endpoint-stats message of unknown format %r skipped", msg.get("v"))
+        if message_offset is not None and (
+            self.next_offset is None or message_offset >= self.next_offset
+        ):
+            self.next_offset = message_offset + 1
+        try:
+            msg = loads(raw)
+            version = msg.get("v")
+        except (JSONDecodeError, AttributeError):
+            msg, version = None, "undecodable"
+        if version != STATS_FORMAT_VERSION:
+            log.error("endpoint-stats message %s skipped: format %r", message_offset, version)
             return Outbox()
         for p in msg["partials"]:
             self.stage.add_partial(EndpointPartial.from_dict(p))
@@ -358,7 +421,8 @@ class EndpointRuntime(Generic[H]):
         """
         if not self.checkpoint_due:
             return
-        self.store.put(0, self.KEY, dump_state(self.stage))
+        checkpoint = {"stage": self.stage, "next_offset": self.next_offset}
+        self.store.put(0, self.KEY, dump_state(checkpoint))
         self._last_checkpoint = time.monotonic()
         self.covered.extend(self.pending)
         self.pending = []
