@@ -258,13 +258,23 @@ def _wait_for_leaders(admin: AdminClient, topic: str, partitions: int) -> None:
 
 
 @pytest.fixture
-def settings_factory(request: pytest.FixtureRequest, kafka_bootstrap: str) -> SettingsFactory:
+def settings_factory(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, kafka_admin: AdminClient
+) -> Iterator[SettingsFactory]:
     """Returns ``make(**overrides) -> Settings`` on the session's broker, with project topic
     names unique to this call (``<prefix>-requests``, ...) and a unique app id. The topics
-    are not created: use ``stream.kafka.admin.create_topics`` (or the service) for that."""
+    are not created: use ``stream.kafka.admin.create_topics`` (or the service) for that.
+
+    After the test, every topic named after a prefix it made (the project topics and the
+    workers' internal ones: changelogs, batches, assignor) is deleted, so a long-lived
+    local broker does not collect thousands of them. (Workers are stopped first: pytest
+    tears fixtures down in reverse order, and ``worker_factory`` comes after this one.)
+    """
+    prefixes: list[str] = []
 
     def make(**overrides: Any) -> Settings:
         prefix = _unique(request, "sw")
+        prefixes.append(prefix)
         values: dict[str, Any] = {
             "bootstrap_servers": kafka_bootstrap,
             "app_id": prefix,
@@ -277,7 +287,15 @@ def settings_factory(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Se
         values.update(overrides)
         return Settings(**values)
 
-    return make
+    yield make
+    if prefixes:
+        names = kafka_admin.list_topics(timeout=10).topics
+        doomed = [t for t in names if t.startswith(tuple(prefixes))]
+        if doomed:
+            for future in kafka_admin.delete_topics(doomed, operation_timeout=10).values():
+                # housekeeping: a failure must not fail the test
+                with contextlib.suppress(KafkaException):
+                    future.result()
 
 
 @pytest.fixture

@@ -124,8 +124,13 @@ WorkerFactory = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
-def worker_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WorkerFactory]:
-    """Returns ``make(settings, ready=True) -> WorkerProcess``; the topics are created first."""
+def worker_factory(
+    tmp_path: Path, request: pytest.FixtureRequest, settings_factory: Any
+) -> Iterator[WorkerFactory]:
+    """Returns ``make(settings, ready=True) -> WorkerProcess``; the topics are created first.
+
+    (It depends on ``settings_factory`` so that its workers stop before that fixture
+    deletes their topics.)"""
     workers: list[WorkerProcess] = []
 
     def make(settings: Settings, ready: bool = True, **overrides: Any) -> WorkerProcess:
