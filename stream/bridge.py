@@ -81,6 +81,11 @@ class Bridge:
         self.stats = BridgeStats()
         self._stop = threading.Event()
         self._inflight: deque[_Inflight] = deque()
+        #: partitions of ``requests`` this bridge owns now, and whether a rebalance took
+        #: some away during the last ``consume`` (see :meth:`_owned_only`)
+        self._owned: set[int] = set()
+        self._revoked = False
+        self.fenced = 0
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
@@ -113,14 +118,21 @@ class Bridge:
         producer = Producer(self._producer_config)
         self._consumer, self._producer = consumer, producer
 
+        def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+            self._owned.update(tp.partition for tp in partitions)
+
         def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
             self._drain(wait=True)
+            self._owned.difference_update(tp.partition for tp in partitions)
+            self._revoked = True
 
-        consumer.subscribe([self.requests_topic], on_revoke=on_revoke)
+        consumer.subscribe([self.requests_topic], on_assign=on_assign, on_revoke=on_revoke)
         last_commit = last_lag = time.monotonic()
         try:
             while not self._stop.is_set():
                 msgs = consumer.consume(self.batch_size, 0.2)
+                if self._revoked:
+                    msgs = self._owned_only(msgs)
                 if msgs:
                     self._forward(msgs)
                 producer.poll(0)
@@ -134,6 +146,26 @@ class Bridge:
         finally:
             self._drain(wait=True)
             consumer.close()
+
+    def _owned_only(self, msgs: list[Any]) -> list[Any]:
+        """Drop the messages of partitions revoked while ``consume`` gathered them.
+
+        ``consume`` can return messages fetched before a rebalance that it served in the
+        same call. Forwarding them would be harmless for the events (their new owner reads
+        them again and the stage skips source offsets it has seen), but committing their
+        offsets is not: this member's commit could land after the new owner's and move
+        the partition's committed offset back. Their new owner forwards them.
+        """
+        self._revoked = False
+        owned = self._owned
+        kept = [m for m in msgs if m.partition() in owned or m.error() is not None]
+        if len(kept) != len(msgs):
+            self.fenced += len(msgs) - len(kept)
+            log.info(
+                "ingest: %d messages of revoked partitions left to their new owner",
+                len(msgs) - len(kept),
+            )
+        return kept
 
     def _forward(self, msgs: list[Any]) -> None:
         started = time.perf_counter()
