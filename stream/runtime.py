@@ -79,7 +79,8 @@ class Outbox:
 @dataclass(slots=True)
 class _Partition(Generic[H]):
     stage: AccountStage
-    pending: deque[tuple[H, float]] = field(default_factory=deque)
+    #: (handle, latest event time, offset in requests.batches) of unacknowledged messages
+    pending: deque[tuple[H, float, int | None]] = field(default_factory=deque)
     last_offset: int = -1
     last_activity: float = field(default_factory=time.monotonic)
     #: entity states changed since the last write (None: expired, to delete)
@@ -125,9 +126,10 @@ class AccountRuntime(Generic[H]):
                 checkpoint = load_state(blob)
                 stage.models = checkpoint["models"]
                 stage.clock = checkpoint["clock"]
-                next_offset = checkpoint.get("next_offset")  # absent before 0.3
+                # the first message whose events may not all be durable; absent before 0.3
+                next_offset = checkpoint.get("resume_offset")
                 log.info(
-                    "partition %d: stage restored, watermark %s, next batch offset %s",
+                    "partition %d: stage restored, watermark %s, resumes at batch offset %s",
                     p,
                     stage.watermark,
                     next_offset,
@@ -187,7 +189,7 @@ class AccountRuntime(Generic[H]):
             checkpoint = {
                 "models": stage.models,
                 "clock": stage.clock,
-                "next_offset": part.next_offset,
+                "resume_offset": self._resume_offset(part),
             }
             store.put(partition, stage_key(partition), dump_state(checkpoint))
             part.checkpoint_due = False
@@ -204,9 +206,12 @@ class AccountRuntime(Generic[H]):
         rebalance that kept a partition on its worker; the agent compares each message
         with this position and seeks back when one is missing.
 
-        Known from the stage itself, or from its checkpoint when it was restored: offsets
-        are acknowledged only after a checkpoint that covers them, so a restored stage's
-        first message is never beyond it.
+        A stage kept on this worker expects the message after the last it read (every
+        event before it is in the stage). A stage restored from its checkpoint expects at
+        most the checkpoint's resume offset: the events of earlier messages are all in
+        written state (their windows had closed), so a first message below it is fine,
+        and offsets are acknowledged only after a checkpoint, so Faust never starts
+        beyond it.
         """
         return self._part(partition).next_offset
 
@@ -252,7 +257,7 @@ class AccountRuntime(Generic[H]):
         max_ts = max([row[0] for row in rows]) if rows else float("-inf")
         part.last_offset = last
         part.last_activity = time.monotonic()
-        part.pending.append((handle, max_ts))
+        part.pending.append((handle, max_ts, message_offset))
         return self._close(partition, part, stage.advance())
 
     def tick(self, now: float, backlog: Callable[[int], bool] = lambda _p: False) -> Outbox:
@@ -272,18 +277,37 @@ class AccountRuntime(Generic[H]):
         has run (the caller writes, flushes, then acknowledges)."""
         ready: list[H] = []
         for part in self.partitions.values():
-            stage = part.stage
-            open_windows = stage.open_windows()
-            horizon = stage.watermark
-            width = self.config.window
-            while part.pending:
-                handle, max_ts = part.pending[0]
-                window_end = (max_ts // width + 1) * width
-                if open_windows and window_end > horizon:
-                    break
-                part.pending.popleft()
-                ready.append(handle)
+            pending = part.pending
+            for _ in range(self._closed_prefix(part)):
+                ready.append(pending.popleft()[0])
         return ready
+
+    def _closed_prefix(self, part: _Partition[H]) -> int:
+        """How many of the oldest pending messages have every window closed."""
+        stage = part.stage
+        if not stage.open_windows():
+            return len(part.pending)
+        horizon = stage.watermark
+        width = self.config.window
+        n = 0
+        for _handle, max_ts, _offset in part.pending:
+            if (max_ts // width + 1) * width > horizon:
+                break
+            n += 1
+        return n
+
+    def _resume_offset(self, part: _Partition[H]) -> int | None:
+        """Where a stage restored from this checkpoint must start reading: the first
+        message with an event in a window still open (below it, every event is in a closed
+        window, so in the written state), else the next message.
+
+        A restored stage accepts its first message at or below this offset and then
+        insists on consecutive offsets (see :meth:`position`).
+        """
+        n = self._closed_prefix(part)
+        if n < len(part.pending):
+            return part.pending[n][2]
+        return part.next_offset
 
     def entities(self) -> int:
         return sum(len(p.stage.states) for p in self.partitions.values())
