@@ -136,7 +136,9 @@ class AccountRuntime(Generic[H]):
                 )
             else:
                 log.info("partition %d: no checkpoint in the table, a new stage", p)
-            self.partitions[p] = _Partition(stage, next_offset=next_offset)
+            # checkpointed at the next commit point even if no window closes by then, so
+            # that a later owner knows where this one started (see position())
+            self.partitions[p] = _Partition(stage, next_offset=next_offset, checkpoint_due=True)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Write what revoked partitions changed and park their stages: a partition given
