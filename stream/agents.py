@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -45,63 +46,70 @@ class Topology:
     partitions: int
 
 
-class InOrder:
-    """Hands a stage its partition's messages in offset order, seeking back over a gap.
+#: ``read(topic, partition, start, stop)`` -> ``(offset, value)`` of the messages in
+#: ``[start, stop)`` (``stream.refetch.RangeReader.read``)
+Reader = Callable[[str, int, int, int], list[tuple[int, Any]]]
 
-    A stage must see every message of its partition, in order: one skipped and delivered
-    later looks like a re-delivery (its source offsets are below what the stage has seen)
-    and its events would be dropped. Faust (0.11 to 0.15 at least) sometimes skips the
-    first message fetched after a rebalance that kept a partition on its worker. So each
-    message is compared with the offset the stage expects next: below it is a
-    re-delivery (the stage skips its events by source offset); above it, a message is
-    missing, and the consumer seeks back to it. Messages refused meanwhile are neither
-    processed nor acknowledged: they come again after the one that was missing.
+
+class InOrder:
+    """Hands a stage every message of its partition, in offset order, re-reading skipped ones.
+
+    A stage must see every message of its partition, in order: one skipped would be lost
+    (and one delivered late would look like a re-delivery: its source offsets are below
+    what the stage has seen). Faust (0.15) sometimes skips the first message it fetches
+    after a rebalance. So each message is compared with the offset the stage expects
+    next (``AccountRuntime.position``): below it is a re-delivery (the stage skips events
+    it holds); above it, the messages in between are missing, and :meth:`missing` reads
+    them again with a consumer of our own (``stream.refetch``: seeking Faust's consumer
+    while it fetches races inside aiokafka). The agent processes them first, and they
+    are acknowledged through the message that revealed the gap: Faust commits past them
+    only once that one's windows have closed, which is after theirs.
     """
 
-    #: seconds before the same missing message is sought again
-    RETRY_SECONDS = 2.0
-
-    def __init__(self, app: faust.App, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, read: Reader, metrics: Metrics) -> None:
+        self.read = read
         self.metrics = metrics
-        self._seeking: dict[TP, tuple[int, float]] = {}
 
-    async def admit(self, tp: TP, offset: int, expected: int | None, stage: str) -> bool:
-        """Whether the message at ``offset`` may be processed now."""
+    async def missing(
+        self, tp: TP, offset: int, expected: int | None, stage: str
+    ) -> list[tuple[int, Any]]:
+        """The ``(offset, value)`` of the messages skipped before ``offset`` (usually none)."""
         if expected is None or offset <= expected:
-            if offset == expected:
-                self._seeking.pop(tp, None)
-            return True
-        now = time.monotonic()
-        seeking = self._seeking.get(tp)
-        if seeking and seeking[0] == expected and now - seeking[1] < self.RETRY_SECONDS:
-            return False  # already sought back: this one comes again after the missing one
-        consumer = self.app.consumer
-        earliest = (await consumer.earliest_offsets(tp)).get(tp)
-        if earliest is not None and expected < earliest:
-            log.error(
-                "%s[%d]: messages %d..%d were deleted by retention before they were read; "
-                "going on from %d",
-                tp.topic,
-                tp.partition,
-                expected,
-                earliest - 1,
-                offset,
-            )
-            self._seeking.pop(tp, None)
-            return True
+            return []
         log.warning(
-            "%s[%d]: message %d arrived while %d was expected; reading again from %d",
+            "%s[%d]: message %d arrived while %d was expected; reading %d..%d again",
             tp.topic,
             tp.partition,
             offset,
             expected,
             expected,
+            offset - 1,
         )
-        self.metrics.rewinds.labels(stage).inc()
-        await consumer.seek(tp, expected)
-        self._seeking[tp] = (expected, now)
-        return False
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            None, self.read, tp.topic, tp.partition, expected, offset
+        )
+        self.metrics.refetched.labels(stage).inc(len(found))
+        if len(found) < offset - expected:
+            log.error(
+                "%s[%d]: %d of the messages %d..%d could not be read (deleted by retention?)",
+                tp.topic,
+                tp.partition,
+                offset - expected - len(found),
+                expected,
+                offset - 1,
+            )
+        return found
+
+
+class _Reread:
+    """The handle of a message read again: acknowledged through a later one (see InOrder)."""
+
+    def ack(self) -> None:
+        pass
+
+
+_REREAD = _Reread()
 
 
 class Agents:
@@ -118,6 +126,8 @@ class Agents:
         config: DetectionConfig,
         metrics: Metrics,
         writer: ChangelogWriter,
+        *,
+        read: Reader,
     ) -> None:
         self.app = app
         self.writer = writer
@@ -152,7 +162,7 @@ class Agents:
             config, topology.partitions, TableStore(endpoint_state, writer, keep=True)
         )
         self.endpoints_restored = False
-        self.in_order = InOrder(app, metrics)
+        self.in_order = InOrder(read, metrics)
         self.read_upto: dict[tuple[str, int], int] = {}
         # Readiness is a flag set by Faust's own signals, in the event loop; the HTTP
         # thread only reads it. (Touching Faust's table manager from another thread, which
@@ -168,9 +178,11 @@ class Agents:
         config: DetectionConfig,
         metrics: Metrics,
         writer: ChangelogWriter,
+        *,
+        read: Reader,
     ) -> Agents:
         """Declare topics, tables, agents, the timer and the rebalance hooks on ``app``."""
-        self = cls(app, topology, config, metrics, writer)
+        self = cls(app, topology, config, metrics, writer, read=read)
         app.agent(self.batches, name="accounts")(self.accounts_agent)
         app.agent(self.stats, name="endpoints")(self.endpoints_agent)
         app.timer(interval=1.0)(self.tick)
@@ -186,43 +198,64 @@ class Agents:
     # -- agents ------------------------------------------------------------------------
     async def accounts_agent(self, stream: Any) -> None:
         """``requests.batches`` -> per-partition account stages."""
-        metrics, batches, in_order = self.metrics, self.topology.batches, self.in_order
+        accounts, in_order = self.accounts, self.in_order
         async for event in stream.noack().events():
-            started = time.perf_counter()
             message = event.message
-            expected = self.accounts.position(message.partition)
-            if not await in_order.admit(message.tp, message.offset, expected, "account"):
-                continue
-            try:
-                _source, offsets, rows = decode_batch(event.value)
-            except CodecError as exc:
-                # taken as an empty batch: acknowledged in turn, and the position moves on
-                log.error("skipping undecodable batch at %s: %s", message.tp, exc)
-                offsets, rows = [], []
-            self.read_upto[(batches, message.partition)] = message.offset
-            seen = self.accounts.duplicates
-            out = self.accounts.on_batch(message.partition, offsets, rows, event, message.offset)
-            await self.send(out, "account")
-            duplicates = self.accounts.duplicates - seen
-            metrics.events.labels("processed").inc(len(rows) - duplicates)
-            if duplicates:
-                metrics.events.labels("duplicate").inc(duplicates)
-            metrics.batch_latency.observe(time.perf_counter() - started)
-            if message.timestamp:
-                metrics.event_lag.observe(max(0.0, time.time() - message.timestamp))
+            partition = message.partition
+            expected = accounts.position(partition)
+            if expected is not None and message.offset > expected:
+                for offset, value in await in_order.missing(
+                    message.tp, message.offset, expected, "account"
+                ):
+                    await self._account_batch(partition, offset, value, _REREAD, None)
+            await self._account_batch(
+                partition, message.offset, event.value, event, message.timestamp
+            )
+
+    async def _account_batch(
+        self, partition: int, offset: int, value: bytes, handle: Any, timestamp: float | None
+    ) -> None:
+        metrics = self.metrics
+        started = time.perf_counter()
+        try:
+            _source, offsets, rows = decode_batch(value)
+        except CodecError as exc:
+            # taken as an empty batch: acknowledged in turn, and the position moves on
+            log.error(
+                "skipping undecodable batch %s[%d]@%d: %s",
+                self.topology.batches,
+                partition,
+                offset,
+                exc,
+            )
+            offsets, rows = [], []
+        self.read_upto[(self.topology.batches, partition)] = offset
+        seen = self.accounts.duplicates
+        await self.send(self.accounts.on_batch(partition, offsets, rows, handle, offset), "account")
+        duplicates = self.accounts.duplicates - seen
+        metrics.events.labels("processed").inc(len(rows) - duplicates)
+        if duplicates:
+            metrics.events.labels("duplicate").inc(duplicates)
+        metrics.batch_latency.observe(time.perf_counter() - started)
+        if timestamp:
+            metrics.event_lag.observe(max(0.0, time.time() - timestamp))
 
     async def endpoints_agent(self, stream: Any) -> None:
         """``endpoint-stats`` -> the endpoint detector and campaign correlation."""
+        endpoints, in_order = self.endpoints, self.in_order
         async for event in stream.noack().events():
             if not self.endpoints_restored:
-                self.endpoints.restore()
+                endpoints.restore()
                 self.endpoints_restored = True
             message = event.message
-            expected = self.endpoints.position()
-            if not await self.in_order.admit(message.tp, message.offset, expected, "endpoint"):
-                continue
+            expected = endpoints.position()
+            if expected is not None and message.offset > expected:
+                for offset, value in await in_order.missing(
+                    message.tp, message.offset, expected, "endpoint"
+                ):
+                    await self.send(endpoints.on_stats(value, _REREAD, offset), "endpoint")
             self.read_upto[(self.topology.endpoint_stats, 0)] = message.offset
-            await self.send(self.endpoints.on_stats(event.value, event, message.offset), "endpoint")
+            await self.send(endpoints.on_stats(event.value, event, message.offset), "endpoint")
 
     async def tick(self) -> None:
         """Every second: close quiet partitions' windows, then make progress durable."""

@@ -33,7 +33,7 @@ class Metrics:
     windows_closed: Counter
     entities: Gauge
     entities_expired: Counter
-    rewinds: Counter
+    refetched: Counter
     alerts: Counter
     scores: Histogram
     model_info: Gauge
@@ -133,9 +133,9 @@ def create(
             "Entities forgotten after entity_ttl without activity (state deleted).",
             registry=reg,
         ),
-        rewinds=Counter(
-            name("rewinds"),
-            "Seeks back to a message the consumer skipped (it is read again, in order).",
+        refetched=Counter(
+            name("refetched"),
+            "Messages the stream consumer skipped, read again by offset and processed in order.",
             ["stage"],
             registry=reg,
         ),

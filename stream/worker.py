@@ -23,6 +23,7 @@ from stream.kafka.admin import create_topics, new_admin
 from stream.kafka.config import consumer_config, producer_config
 from stream.metrics import create as create_metrics
 from stream.process import tune_gc, tune_threads
+from stream.refetch import RangeReader
 from stream.settings import Settings
 from stream.state import MAX_STATE_BYTES, ChangelogWriter
 from stream.topics import batches_topic, project_topics
@@ -83,7 +84,8 @@ def run_worker(settings: Settings) -> None:
     )
     big = {"linger.ms": 20, "message.max.bytes": MAX_STATE_BYTES + 65536}
     writer = ChangelogWriter(Producer(producer_config(settings, big)))
-    agents = Agents.install(app, topology, config, metrics, writer)
+    reader = RangeReader(consumer_config(settings, group_id=f"{settings.app_id}-refetch"))
+    agents = Agents.install(app, topology, config, metrics, writer, read=reader.read)
     bridge = Bridge(
         consumer_config=consumer_config(settings, group_id=f"{settings.app_id}-ingest"),
         producer_config=producer_config(settings),

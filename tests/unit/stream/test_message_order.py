@@ -87,64 +87,47 @@ def test_the_endpoint_checkpoint_carries_its_position_and_old_ones_still_load():
     assert again.position() is None
 
 
-class _Consumer:
-    """The two calls InOrder makes of Faust's consumer, recorded."""
+class _Reader:
+    """Stands in for ``RangeReader.read``: the messages a partition holds, by offset."""
 
-    def __init__(self, earliest: int = 0) -> None:
-        self.earliest = earliest
-        self.seeks: list[tuple[TP, int]] = []
+    def __init__(self, held: dict[int, bytes]) -> None:
+        self.held = held
+        self.calls: list[tuple[str, int, int, int]] = []
 
-    async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
-        return {tp: self.earliest for tp in tps}
-
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.seeks.append((tp, offset))
+    def __call__(self, topic: str, partition: int, start: int, stop: int) -> list[tuple[int, Any]]:
+        self.calls.append((topic, partition, start, stop))
+        return [(o, self.held[o]) for o in range(start, stop) if o in self.held]
 
 
-class _App:
-    def __init__(self, consumer: _Consumer) -> None:
-        self.consumer = consumer
+def _refetched(metrics: Any) -> float:
+    value = metrics.registry.get_sample_value("scrapewatch_refetched_total", {"stage": "account"})
+    return value or 0.0
 
 
-def _guard(consumer: _Consumer) -> tuple[InOrder, Any]:
+def _missing(guard: InOrder, offset: int, expected: int | None) -> list[tuple[int, Any]]:
+    return asyncio.run(guard.missing(TOPIC, offset, expected, "account"))
+
+
+def test_nothing_is_read_again_when_messages_come_in_order_or_again():
+    reader = _Reader({})
+    guard = InOrder(reader, metrics_module.create())
+    assert _missing(guard, 5, None) == []  # a new stage takes whatever comes first
+    assert _missing(guard, 5, 5) == []
+    assert _missing(guard, 3, 5) == []  # a re-delivery: the stage skips its events itself
+    assert reader.calls == []
+
+
+def test_skipped_messages_are_read_again_in_order(caplog):
+    reader = _Reader({6: b"six", 7: b"seven"})
     metrics = metrics_module.create()
-    return InOrder(_App(consumer), metrics), metrics  # type: ignore[arg-type]
+    guard = InOrder(reader, metrics)
+    assert _missing(guard, 8, 6) == [(6, b"six"), (7, b"seven")]
+    assert reader.calls == [(TOPIC.topic, TOPIC.partition, 6, 8)]
+    assert _refetched(metrics) == 2
+    assert "message 8 arrived while 6 was expected" in caplog.text
 
 
-def _rewinds(metrics: Any) -> float:
-    return metrics.registry.get_sample_value("scrapewatch_rewinds_total", {"stage": "account"}) or 0
-
-
-def test_a_missing_message_is_sought_back_once_and_later_ones_wait_for_it():
-    consumer = _Consumer()
-    guard, metrics = _guard(consumer)
-
-    def admit(offset: int, expected: int | None) -> bool:
-        return asyncio.run(guard.admit(TOPIC, offset, expected, "account"))
-
-    assert admit(5, None)  # nothing known yet
-    assert admit(3, 5)  # a re-delivery: the stage skips its events itself
-    assert admit(5, 5)
-    assert not admit(7, 6)  # 6 is missing
-    assert not admit(8, 6)  # still waiting for it: no second seek
-    assert consumer.seeks == [(TOPIC, 6)]
-    assert _rewinds(metrics) == 1
-    assert admit(6, 6)
-    assert admit(7, 7)
-
-
-def test_a_missing_message_is_sought_again_when_it_does_not_come():
-    consumer = _Consumer()
-    guard, _ = _guard(consumer)
-    guard.RETRY_SECONDS = 0.0
-    assert not asyncio.run(guard.admit(TOPIC, 9, 6, "account"))
-    assert not asyncio.run(guard.admit(TOPIC, 9, 6, "account"))
-    assert consumer.seeks == [(TOPIC, 6), (TOPIC, 6)]
-
-
-def test_messages_deleted_by_retention_are_not_waited_for(caplog):
-    consumer = _Consumer(earliest=100)
-    guard, _ = _guard(consumer)
-    assert asyncio.run(guard.admit(TOPIC, 100, 6, "account"))
-    assert consumer.seeks == []
-    assert "deleted by retention" in caplog.text
+def test_messages_gone_from_the_partition_are_reported(caplog):
+    guard = InOrder(_Reader({7: b"seven"}), metrics_module.create())
+    assert _missing(guard, 8, 5) == [(7, b"seven")]
+    assert "2 of the messages 5..7 could not be read" in caplog.text
