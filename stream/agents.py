@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-from faust.types import TP
+from faust.types import TP, Message
 
 from detectors.config import DetectionConfig
 from stream.alerts import alert_key, encode_alert
@@ -56,14 +56,16 @@ class InOrder:
 
     A stage must see every message of its partition, in order: one skipped would be lost
     (and one delivered late would look like a re-delivery: its source offsets are below
-    what the stage has seen). Faust (0.15) sometimes skips the first message it fetches
-    after a rebalance. So each message is compared with the offset the stage expects
-    next (``AccountRuntime.position``): below it is a re-delivery (the stage skips events
-    it holds); above it, the messages in between are missing, and :meth:`missing` reads
-    them again with a consumer of our own (``stream.refetch``: seeking Faust's consumer
-    while it fetches races inside aiokafka). The agent processes them first, and they
-    are acknowledged through the message that revealed the gap: Faust commits past them
-    only once that one's windows have closed, which is after theirs.
+    what the stage has seen). Faust 0.15.3 sometimes skips a message around a rebalance
+    that keeps a partition on its worker: one fetched as the new generation starts is
+    discarded by the stream's generation check while the fetcher has moved past it (the
+    class of faust-streaming/faust#216 and #221, robinhood/faust#115). So each message
+    is compared with the offset the stage expects next (``AccountRuntime.position``):
+    below it is a re-delivery (the stage skips events it holds); above it, the messages
+    in between are missing, and :meth:`missing` reads them again with a consumer of our
+    own (``stream.refetch``: seeking Faust's consumer while it fetches races inside
+    aiokafka). The agent processes them first and acknowledges them to Faust like the
+    others (see ``_Reread``), in order.
     """
 
     def __init__(self, read: Reader, metrics: Metrics) -> None:
@@ -103,13 +105,24 @@ class InOrder:
 
 
 class _Reread:
-    """The handle of a message read again: acknowledged through a later one (see InOrder)."""
+    """The handle of a message read again (see :class:`InOrder`).
+
+    Acknowledged to Faust's consumer like the messages it delivered: Faust commits a
+    partition only up to its first offset not acknowledged, so a skipped message never
+    acknowledged would hold the partition's commits back until the next rebalance.
+    """
+
+    __slots__ = ("consumer", "offset", "tp")
+
+    def __init__(self, consumer: Any, tp: TP, offset: int) -> None:
+        self.consumer, self.tp, self.offset = consumer, tp, offset
 
     def ack(self) -> None:
-        pass
-
-
-_REREAD = _Reread()
+        tp = self.tp
+        message = Message(
+            tp.topic, tp.partition, self.offset, 0.0, 0, None, None, None, None, tp=tp
+        )
+        self.consumer.ack(message)
 
 
 class Agents:
@@ -207,7 +220,8 @@ class Agents:
                 for offset, value in await in_order.missing(
                     message.tp, message.offset, expected, "account"
                 ):
-                    await self._account_batch(partition, offset, value, _REREAD, None)
+                    handle = _Reread(self.app.consumer, message.tp, offset)
+                    await self._account_batch(partition, offset, value, handle, None)
             await self._account_batch(
                 partition, message.offset, event.value, event, message.timestamp
             )
@@ -253,7 +267,8 @@ class Agents:
                 for offset, value in await in_order.missing(
                     message.tp, message.offset, expected, "endpoint"
                 ):
-                    await self.send(endpoints.on_stats(value, _REREAD, offset), "endpoint")
+                    handle = _Reread(self.app.consumer, message.tp, offset)
+                    await self.send(endpoints.on_stats(value, handle, offset), "endpoint")
             self.read_upto[(self.topology.endpoint_stats, 0)] = message.offset
             await self.send(endpoints.on_stats(event.value, event, message.offset), "endpoint")
 
