@@ -89,6 +89,8 @@ class _Partition(Generic[H]):
     #: offset in ``requests.batches`` of the next message this stage expects (None: not
     #: known, accept the first one); see :meth:`AccountRuntime.position`
     next_offset: int | None = None
+    #: restored stages: messages below this offset are wholly in the restored state
+    covered_below: int = -1
 
 
 class AccountRuntime(Generic[H]):
@@ -138,7 +140,12 @@ class AccountRuntime(Generic[H]):
                 log.info("partition %d: no checkpoint in the table, a new stage", p)
             # checkpointed at the next commit point even if no window closes by then, so
             # that a later owner knows where this one started (see position())
-            self.partitions[p] = _Partition(stage, next_offset=next_offset, checkpoint_due=True)
+            self.partitions[p] = _Partition(
+                stage,
+                next_offset=next_offset,
+                covered_below=-1 if next_offset is None else next_offset,
+                checkpoint_due=True,
+            )
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Write what revoked partitions changed and park their stages: a partition given
@@ -243,7 +250,13 @@ class AccountRuntime(Generic[H]):
         stage = part.stage
         last = part.last_offset
         ingest = stage.ingest
-        if offsets and offsets[0] > last:  # the usual case: no re-delivered event in it
+        if message_offset is not None and message_offset < part.covered_below:
+            # read again after a restore: its events are in the restored state (counted as
+            # duplicates, not as late events, which they would otherwise be)
+            self.duplicates += len(rows)
+            if offsets and offsets[-1] > last:
+                last = offsets[-1]
+        elif offsets and offsets[0] > last:  # the usual case: no re-delivered event in it
             for row in rows:
                 ingest(row)
             last = offsets[-1]

@@ -131,3 +131,21 @@ def test_messages_gone_from_the_partition_are_reported(caplog):
     guard = InOrder(_Reader({7: b"seven"}), metrics_module.create())
     assert _missing(guard, 8, 5) == [(7, b"seven")]
     assert "2 of the messages 5..7 could not be read" in caplog.text
+
+
+def test_messages_a_restored_checkpoint_covers_count_as_duplicates_not_late_events():
+    store = _Store()
+    first: AccountRuntime[str] = AccountRuntime(DetectionConfig(), store)
+    first.on_batch(2, *_batch(0, 3), "h0", message_offset=4)
+    out = first.on_batch(2, *_batch(1000, 3), "h1", message_offset=5)  # closes the first window
+    assert out.windows_closed == 1
+    first.write_dirty()
+    second: AccountRuntime[str] = AccountRuntime(DetectionConfig(), store)
+    assert second.position(2) == 5
+    out = second.on_batch(2, *_batch(0, 3), "h0 again", message_offset=4)
+    assert second.duplicates == 3
+    assert out.late_events == 0
+    second.on_batch(2, *_batch(1000, 3), "h1 again", message_offset=5)  # not covered: read
+    assert second.duplicates == 3
+    (window,) = second.partitions[2].stage._open.values()
+    assert window["a1"].requests == 3
