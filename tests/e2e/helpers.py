@@ -65,3 +65,24 @@ def named(alerts: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
         for member in a["evidence"].get("members", []):
             by.setdefault(member, []).append(a)
     return by
+
+
+def parity_key(alert: dict[str, Any]) -> tuple[str, str, str, float]:
+    """What the parity tests compare: entity, detector and window."""
+    return (alert["entity_type"], alert["entity"], alert["detector"], alert["window"]["start"])
+
+
+def wait_caught_up(workers: Iterable[Any], settle: float = 6.0, timeout: float = 180.0) -> None:
+    """Until every worker's ingest lag is zero and the processed counts stop moving."""
+    workers = list(workers)
+    deadline = time.monotonic() + timeout
+    last, since, lag = -1.0, time.monotonic(), -1.0
+    while time.monotonic() < deadline:
+        processed = sum(w.metric("scrapewatch_events_total", result="processed") for w in workers)
+        lag = sum(w.metric("scrapewatch_consumer_lag_messages") for w in workers)
+        if processed != last:
+            last, since = processed, time.monotonic()
+        elif lag == 0 and time.monotonic() - since >= settle:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"workers did not catch up: processed {last}, lag {lag}")

@@ -7,11 +7,7 @@ from detectors.engine import Engine
 from detectors.events import Request
 from stream.events import event_from_obj
 from stream.worker import detection_config
-from tests.e2e.helpers import feed, read_alerts, simulate
-
-
-def _key(alert: dict) -> tuple[str, str, str, float]:
-    return (alert["entity_type"], alert["entity"], alert["detector"], alert["window"]["start"])
+from tests.e2e.helpers import feed, parity_key, read_alerts, simulate
 
 
 def test_worker_and_replay_give_the_same_alerts(settings_factory, worker_factory):
@@ -30,7 +26,7 @@ def test_worker_and_replay_give_the_same_alerts(settings_factory, worker_factory
     online = read_alerts(settings, idle=8.0)
     assert worker.metric("scrapewatch_events_total", result="late") == 0
 
-    assert {_key(a) for a in online} == {_key(a) for a in offline}
+    assert {parity_key(a) for a in online} == {parity_key(a) for a in offline}
     assert len({a["alert_id"] for a in online}) == len(online)
     # the same decisions down to the severity (ids include it), early firings included,
     # and the same alerts to the last feature and reason

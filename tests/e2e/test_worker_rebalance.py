@@ -4,31 +4,10 @@ two workers together emit exactly the alerts of a replay, none twice."""
 
 from __future__ import annotations
 
-import time
-
 from detectors.engine import Engine
 from stream.events import event_from_obj
 from stream.worker import detection_config
-from tests.e2e.helpers import feed, read_alerts, simulate
-
-
-def _key(alert: dict) -> tuple[str, str, str, float]:
-    return (alert["entity_type"], alert["entity"], alert["detector"], alert["window"]["start"])
-
-
-def _wait_caught_up(workers, settle: float = 6.0, timeout: float = 180.0) -> None:
-    """Until every worker's ingest lag is zero and the processed counts stop moving."""
-    deadline = time.monotonic() + timeout
-    last, since = -1.0, time.monotonic()
-    while time.monotonic() < deadline:
-        processed = sum(w.metric("scrapewatch_events_total", result="processed") for w in workers)
-        lag = sum(w.metric("scrapewatch_consumer_lag_messages") for w in workers)
-        if processed != last:
-            last, since = processed, time.monotonic()
-        elif lag == 0 and time.monotonic() - since >= settle:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"workers did not catch up: processed {last}, lag {lag}")
+from tests.e2e.helpers import feed, parity_key, read_alerts, simulate, wait_caught_up
 
 
 def test_a_worker_joining_mid_stream_takes_over_state_and_repeats_nothing(
@@ -54,11 +33,11 @@ def test_a_worker_joining_mid_stream_takes_over_state_and_repeats_nothing(
     first.wait_metric("scrapewatch_events_total", sent, result="processed")
     second = worker_factory(settings, create_topics=False)  # ready: partitions assigned
     feed(settings, tail)
-    _wait_caught_up([first, second])
+    wait_caught_up([first, second])
     # the second worker took partitions over, with the state the first one built for them
     assert second.metric("scrapewatch_events_total", result="processed") > 0
     alerts = read_alerts(settings, idle=8.0)
 
     ids = [a["alert_id"] for a in alerts]
     assert len(ids) == len(set(ids)), "an alert id appears twice"
-    assert {_key(a) for a in alerts} == {_key(a) for a in offline}
+    assert {parity_key(a) for a in alerts} == {parity_key(a) for a in offline}

@@ -10,26 +10,7 @@ import time
 from detectors.engine import Engine
 from stream.events import event_from_obj
 from stream.worker import detection_config
-from tests.e2e.helpers import feed, read_alerts, simulate
-
-
-def _key(alert: dict) -> tuple[str, str, str, float]:
-    return (alert["entity_type"], alert["entity"], alert["detector"], alert["window"]["start"])
-
-
-def _wait_caught_up(worker, settle: float = 6.0, timeout: float = 180.0) -> None:
-    """Until the ingest lag is zero and the processed count stops moving."""
-    deadline = time.monotonic() + timeout
-    last, since = -1.0, time.monotonic()
-    while time.monotonic() < deadline:
-        processed = worker.metric("scrapewatch_events_total", result="processed")
-        lag = worker.metric("scrapewatch_consumer_lag_messages")
-        if processed != last:
-            last, since = processed, time.monotonic()
-        elif lag == 0 and time.monotonic() - since >= settle:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"worker did not catch up: processed {last}, lag {lag}")
+from tests.e2e.helpers import feed, parity_key, read_alerts, simulate, wait_caught_up
 
 
 def test_sigterm_mid_stream_then_restart_loses_and_repeats_nothing(
@@ -39,7 +20,7 @@ def test_sigterm_mid_stream_then_restart_loses_and_repeats_nothing(
     settings = settings_factory(requests_partitions=partitions, idle_close_seconds=3)
     events, _labels = simulate(hours=2.0, benign=300, anonymous=100, seed=5)
     expected = {
-        _key(a)
+        parity_key(a)
         for a in Engine(detection_config(settings), partitions).process(
             event_from_obj(e) for e in events
         )
@@ -55,9 +36,9 @@ def test_sigterm_mid_stream_then_restart_loses_and_repeats_nothing(
     assert took < 10, f"graceful stop took {took:.1f} s"
 
     second = worker_factory(settings)
-    _wait_caught_up(second)
+    wait_caught_up([second])
     alerts = read_alerts(settings, idle=8.0)
 
     ids = [a["alert_id"] for a in alerts]
     assert len(ids) == len(set(ids)), "an alert id appears twice"
-    assert {_key(a) for a in alerts} == expected
+    assert {parity_key(a) for a in alerts} == expected
