@@ -7,8 +7,9 @@ At-least-once without a changelog write per event: an entity's durable state is 
 at most once per window close (changed states are written together, once a second); a
 ``requests.batches`` message is acknowledged (and so its offset committed) only when every
 window it contributed to has closed and its state been written. A worker
-that dies therefore re-reads exactly the batches whose windows were still open, and the
-restored watermark drops (as late) what was already counted.
+that dies therefore re-reads exactly the batches whose windows were still open; their
+events in windows closed since are in the restored state and are skipped as duplicates
+(the checkpoint records the last source offset read).
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ class _Partition(Generic[H]):
     #: offset in ``requests.batches`` of the next message this stage expects (None: not
     #: known, accept the first one); see :meth:`AccountRuntime.position`
     next_offset: int | None = None
-    #: restored stages: messages below this offset are wholly in the restored state
-    covered_below: int = -1
+    #: restored stages: the last source offset the previous owner had read (its events in
+    #: windows closed by then are in the restored state)
+    seen_upto: int = -1
 
 
 class AccountRuntime(Generic[H]):
@@ -124,12 +126,14 @@ class AccountRuntime(Generic[H]):
             stage = AccountStage(self.config, partition=p, loader=self._loader)
             blob = self.store.take(stage_key(p))
             next_offset = None
+            seen_upto = -1
             if blob is not None:
                 checkpoint = load_state(blob)
                 stage.models = checkpoint["models"]
                 stage.clock = checkpoint["clock"]
                 # the first message whose events may not all be durable; absent before 0.3
                 next_offset = checkpoint.get("resume_offset")
+                seen_upto = checkpoint.get("source_offset", -1)
                 log.info(
                     "partition %d: stage restored, watermark %s, resumes at batch offset %s",
                     p,
@@ -143,7 +147,7 @@ class AccountRuntime(Generic[H]):
             self.partitions[p] = _Partition(
                 stage,
                 next_offset=next_offset,
-                covered_below=-1 if next_offset is None else next_offset,
+                seen_upto=seen_upto,
                 checkpoint_due=True,
             )
 
@@ -199,6 +203,7 @@ class AccountRuntime(Generic[H]):
                 "models": stage.models,
                 "clock": stage.clock,
                 "resume_offset": self._resume_offset(part),
+                "source_offset": part.last_offset,
             }
             store.put(partition, stage_key(partition), dump_state(checkpoint))
             part.checkpoint_due = False
@@ -250,20 +255,22 @@ class AccountRuntime(Generic[H]):
         stage = part.stage
         last = part.last_offset
         ingest = stage.ingest
-        if message_offset is not None and message_offset < part.covered_below:
-            # read again after a restore: its events are in the restored state (counted as
-            # duplicates, not as late events, which they would otherwise be)
-            self.duplicates += len(rows)
-            if offsets and offsets[-1] > last:
-                last = offsets[-1]
-        elif offsets and offsets[0] > last:  # the usual case: no re-delivered event in it
-            for row in rows:
+        seen_upto = part.seen_upto
+        if offsets and offsets[0] > last and offsets[0] > seen_upto:
+            for row in rows:  # the usual case: no re-delivered event in it
                 ingest(row)
             last = offsets[-1]
         else:
+            # Re-delivered events: those this stage has seen, and, after a restore, those
+            # the previous owner had seen in windows closed since (they are in the restored
+            # state) are duplicates; the latter would otherwise be counted as late events.
+            clock = stage.clock
             for offset, row in zip(offsets, rows, strict=True):
-                if offset <= last:
+                if offset <= last or (
+                    offset <= seen_upto and clock.index(row[0]) < clock.closed_until
+                ):
                     self.duplicates += 1
+                    last = max(last, offset)
                     continue
                 last = offset
                 ingest(row)

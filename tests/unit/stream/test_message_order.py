@@ -149,3 +149,20 @@ def test_messages_a_restored_checkpoint_covers_count_as_duplicates_not_late_even
     assert second.duplicates == 3
     (window,) = second.partitions[2].stage._open.values()
     assert window["a1"].requests == 3
+
+
+def test_a_message_read_again_across_a_closed_and_an_open_window_is_split():
+    store = _Store()
+    first: AccountRuntime[str] = AccountRuntime(DetectionConfig(), store)
+    events = [(o, _req(float(o))) for o in range(3)] + [(o, _req(float(o))) for o in (1000, 1001)]
+    _, offsets, rows = decode_batch(encode_batch(2, events))
+    first.on_batch(2, offsets, rows, "h0", message_offset=4)
+    first.on_batch(2, *_batch(1025, 1), "h1", message_offset=5)  # closes window 0 only
+    first.write_dirty()
+    second: AccountRuntime[str] = AccountRuntime(DetectionConfig(), store)
+    assert second.position(2) == 4  # message 4 still has events in an open window
+    out = second.on_batch(2, offsets, rows, "h0 again", message_offset=4)
+    assert second.duplicates == 3  # window 0's events: in the restored state
+    assert out.late_events == 0
+    (window,) = second.partitions[2].stage._open.values()
+    assert window["a1"].requests == 2  # window 16's: read again, as they must be
