@@ -211,20 +211,25 @@ class Agents:
     # -- agents ------------------------------------------------------------------------
     async def accounts_agent(self, stream: Any) -> None:
         """``requests.batches`` -> per-partition account stages."""
-        accounts, in_order = self.accounts, self.in_order
+        accounts = self.accounts
         async for event in stream.noack().events():
             message = event.message
             partition = message.partition
             expected = accounts.position(partition)
-            if expected is not None and message.offset > expected:
-                for offset, value in await in_order.missing(
-                    message.tp, message.offset, expected, "account"
-                ):
-                    handle = _Reread(self.app.consumer, message.tp, offset)
-                    await self._account_batch(partition, offset, value, handle, None)
+            for offset, value, handle in await self._skipped(message, expected, "account"):
+                await self._account_batch(partition, offset, value, handle, None)
             await self._account_batch(
                 partition, message.offset, event.value, event, message.timestamp
             )
+
+    async def _skipped(
+        self, message: Any, expected: int | None, stage: str
+    ) -> list[tuple[int, Any, _Reread]]:
+        """The messages Faust skipped before ``message``, read again, with the handles that
+        acknowledge them (none in the usual case: ``message`` is the one expected)."""
+        tp, consumer = message.tp, self.app.consumer
+        found = await self.in_order.missing(tp, message.offset, expected, stage)
+        return [(offset, value, _Reread(consumer, tp, offset)) for offset, value in found]
 
     async def _account_batch(
         self, partition: int, offset: int, value: bytes, handle: Any, timestamp: float | None
@@ -256,19 +261,15 @@ class Agents:
 
     async def endpoints_agent(self, stream: Any) -> None:
         """``endpoint-stats`` -> the endpoint detector and campaign correlation."""
-        endpoints, in_order = self.endpoints, self.in_order
+        endpoints = self.endpoints
         async for event in stream.noack().events():
             if not self.endpoints_restored:
                 endpoints.restore()
                 self.endpoints_restored = True
             message = event.message
             expected = endpoints.position()
-            if expected is not None and message.offset > expected:
-                for offset, value in await in_order.missing(
-                    message.tp, message.offset, expected, "endpoint"
-                ):
-                    handle = _Reread(self.app.consumer, message.tp, offset)
-                    await self.send(endpoints.on_stats(value, handle, offset), "endpoint")
+            for offset, value, handle in await self._skipped(message, expected, "endpoint"):
+                await self.send(endpoints.on_stats(value, handle, offset), "endpoint")
             self.read_upto[(self.topology.endpoint_stats, 0)] = message.offset
             await self.send(endpoints.on_stats(event.value, event, message.offset), "endpoint")
 

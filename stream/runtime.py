@@ -218,7 +218,7 @@ class AccountRuntime(Generic[H]):
         would be taken for a re-delivery (its source offsets are below what the stage has
         seen) and its events lost. Faust has been seen to skip the first message after a
         rebalance that kept a partition on its worker; the agent compares each message
-        with this position and seeks back when one is missing.
+        with this position and reads the missing ones again (``stream.agents.InOrder``).
 
         A stage kept on this worker expects the message after the last it read (every
         event before it is in the stage). A stage restored from its checkpoint expects at
