@@ -13,15 +13,25 @@ KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install kafka-fetch kafka-up kafka-down kafka-status test test-unit demo bench \
+.PHONY: help install build kafka-fetch kafka-up kafka-down kafka-status test test-unit demo bench \
         test-integration lint format typecheck clean distclean
 
 help: ## List the targets with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-17s %s\n", $$1, $$2}' \
 		$(MAKEFILE_LIST)
 
-install: $(STAMP) ## Create .venv, install scrapewatch with its dev extras, fetch the Kafka jars
+install: $(STAMP) build ## Create .venv, install scrapewatch with its dev extras, fetch the Kafka jars
 	@$(KAFKA_LOCAL) fetch
+
+# the hot-path modules compiled with Cython (setup.py); only what changed since the last
+# build is compiled again, so this is a second when nothing did
+build: $(STAMP) ## Compile the hot-path modules again after editing them (Cython, in place)
+	@mkdir -p .cache
+	@$(PY) setup.py --quiet build_ext --inplace >.cache/build.log 2>&1 \
+		|| { tail -n 40 .cache/build.log; echo "build failed: see .cache/build.log" >&2; exit 1; }
+	@$(PY) -c 'from detectors.compiled import compiled_status as s; v = s(); \
+		print(f"compiled hot path: {sum(v.values())}/{len(v)} modules", \
+		"" if all(v.values()) else "(the others run as Python: see .cache/build.log)")'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, got " + sys.version.split()[0]'
@@ -83,8 +93,9 @@ bench: install ## Benchmark: raw vs pipeline, 2 workers, alert latency (BENCH_AR
 		$(VENV)/bin/scrapewatch bench $(BENCH_ARGS); \
 	fi
 
-clean: ## Remove build, test and lint caches (keeps .venv and the Kafka jars)
+clean: ## Remove build, test and lint caches and the compiled modules (keeps .venv and the jars)
 	rm -rf build dist ./*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -f detectors/*.so detectors/*.c stream/*.so stream/*.c
 	find . -name __pycache__ -type d -not -path './.venv/*' -prune -exec rm -rf {} +
 
 distclean: clean ## Also stop the broker and remove .venv and .cache (jars, broker data)

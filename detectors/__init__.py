@@ -7,3 +7,9 @@ Prometheus (``tests/unit/test_purity.py`` proves it).
 from __future__ import annotations
 
 __all__: list[str] = []
+
+from detectors import compiled as _compiled
+
+# before any hot-path module is imported: SCRAPEWATCH_PURE_PYTHON=1, or a stale extension
+# in a source tree, runs that module from its .py (see detectors/compiled.py)
+_compiled.install()

@@ -84,12 +84,20 @@ def interarrival_cv(times: list[float]) -> float | None:
     if len(times) < 3:
         return None
     ts = sorted(times)
-    gaps = [b - a for a, b in pairwise(ts)]
-    mean = sum(gaps) / len(gaps)
+    n = len(ts) - 1
+    # plain loops, no closure, so that Cython compiles them to C arithmetic (features.pxd);
+    # the same additions in the same order as sum() over the gaps, so the same floats
+    total = 0.0
+    for i in range(n):
+        total += ts[i + 1] - ts[i]
+    mean = total / n
     if mean <= 0.0:
         return 0.0
-    var = sum((g - mean) ** 2 for g in gaps) / len(gaps)
-    return math.sqrt(var) / mean
+    var = 0.0
+    for i in range(n):
+        g = ts[i + 1] - ts[i] - mean
+        var += g * g
+    return math.sqrt(var / n) / mean
 
 
 class AccountWindow:

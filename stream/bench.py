@@ -50,6 +50,7 @@ from typing import Any
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from detectors.compiled import compiled_status
 from detectors.partitioning import partition_for
 from detectors.simulator import SimConfig, Simulation
 from stream.codec import loads
@@ -258,13 +259,29 @@ def closers(partitions: int, ts: float) -> list[dict[str, Any]]:
 
 
 def machine() -> dict[str, Any]:
-    """Where the figures were measured."""
+    """Where the figures were measured, and whether the hot path ran compiled."""
+    status = compiled_status()
     return {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "kafka": KAFKA_VERSION,
+        # the workers inherit this process's environment and files: the same modules
+        "compiled_modules": sum(status.values()),
+        "hot_path_modules": len(status),
     }
+
+
+def machine_line(info: dict[str, Any]) -> str:
+    """One line saying where the run was and what ran (compiled or pure Python)."""
+    done, total = info["compiled_modules"], info["hot_path_modules"]
+    how = "compiled" if done == total else f"{done}/{total} modules compiled"
+    if done == 0:
+        how = "pure Python"
+    return (
+        f"machine: {info['cores']} cores, Python {info['python']}, Kafka {info['kafka']}; "
+        f"hot path {how}"
+    )
 
 
 # -- throughput: raw, pipeline, scale-out ------------------------------------------------------

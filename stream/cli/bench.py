@@ -72,7 +72,7 @@ def bench(  # noqa: PLR0917  (typer maps parameters to CLI options)
 ) -> None:
     """Produce N events, then measure raw consumption, the pipeline (1 and 2 workers) and
     the alert latency; or, with --accounts, the memory per tracked account."""
-    from stream.bench import machine, run_bench, table
+    from stream.bench import machine, machine_line, run_bench, table
     from stream.benchlatency import latency_line, run_latency
     from stream.benchmemory import memory_table, run_memory
 
@@ -114,6 +114,7 @@ def bench(  # noqa: PLR0917  (typer maps parameters to CLI options)
     echo("")
     for line in lines:
         echo(line)
+    echo(machine_line(report["machine"]))
     text = dumps(report).decode()
     echo(text)
     if json_out:

@@ -1,0 +1,128 @@
+"""The hot-path modules compiled with Cython, and how to tell (or choose) what runs.
+
+``setup.py`` compiles the unchanged ``.py`` files of :data:`COMPILED_MODULES` to C
+extensions when Cython and a C compiler are there. Python imports an extension ahead of
+its source, so two situations need care, and an import hook handles both:
+
+- ``SCRAPEWATCH_PURE_PYTHON=1`` in the environment runs every module from its source
+  (to compare speeds, to debug with breakpoints, to prove both behave the same);
+- in a source tree, an extension older than its ``.py`` (the file was edited after the
+  last build) would run the old code: the source is used instead, with one warning that
+  says how to rebuild (``make build``).
+
+This module imports only the standard library (the ``detectors`` purity rule).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+__all__ = ["COMPILED_MODULES", "PURE_ENV", "compiled_status", "install"]
+
+#: Modules that every event or every window goes through (plain Python, compiled as is).
+COMPILED_MODULES: tuple[str, ...] = (
+    "detectors.baseline",
+    "detectors.campaign",
+    "detectors.decision",
+    "detectors.endpoint",
+    "detectors.engine",
+    "detectors.enumeration",
+    "detectors.features",
+    "detectors.horizon",
+    "detectors.population",
+    "detectors.routes",
+    "detectors.stages",
+    "detectors.windows",
+    "stream.batches",
+    "stream.decoder",
+    "stream.events",
+    "stream.runtime",
+)
+#: Environment variable that makes every module run from its ``.py`` source.
+PURE_ENV = "SCRAPEWATCH_PURE_PYTHON"
+_TRUE = ("1", "true", "yes")
+_EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def pure_requested() -> bool:
+    """Whether ``SCRAPEWATCH_PURE_PYTHON`` asks for pure Python."""
+    return os.environ.get(PURE_ENV, "").strip().lower() in _TRUE
+
+
+def _source_and_extension(name: str, path: Sequence[str]) -> tuple[Path, Path | None] | None:
+    leaf = name.rpartition(".")[2]
+    for folder in path:
+        source = Path(folder) / f"{leaf}.py"
+        if source.is_file():
+            for suffix in _EXTENSIONS:
+                ext = Path(folder) / f"{leaf}{suffix}"
+                if ext.is_file():
+                    return source, ext
+            return source, None
+    return None
+
+
+def _stale(source: Path, extension: Path) -> bool:
+    # only in a source tree, where cythonize leaves the generated .c beside the .py: an
+    # installed wheel has no .c, and its files' times say nothing about which came first
+    c_file = source.with_suffix(".c")
+    return c_file.is_file() and source.stat().st_mtime > extension.stat().st_mtime
+
+
+class _SourceFirst:
+    """Meta-path finder: loads a compiled module from its ``.py`` when asked or stale."""
+
+    def __init__(self, pure: bool) -> None:
+        self.pure = pure
+        self.stale: list[str] = []
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if name not in COMPILED_MODULES or path is None:
+            return None
+        found = _source_and_extension(name, path)
+        if found is None:
+            return None
+        source, extension = found
+        if extension is None:
+            return None  # nothing compiled: the normal finder loads the source anyway
+        if not self.pure:
+            if not _stale(source, extension):
+                return None
+            self.stale.append(name)
+            warnings.warn(
+                f"{extension.name} is older than {source.name}: running {name} from its "
+                "source (slower); run `make build` to compile it again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return importlib.util.spec_from_file_location(name, source)
+
+
+_finder: _SourceFirst | None = None
+
+
+def install() -> None:
+    """Put the finder first on ``sys.meta_path`` (once; ``detectors`` does it on import)."""
+    global _finder  # noqa: PLW0603  (one finder per process)
+    if _finder is None:
+        _finder = _SourceFirst(pure_requested())
+        sys.meta_path.insert(0, _finder)
+
+
+def compiled_status() -> dict[str, bool]:
+    """Each module of :data:`COMPILED_MODULES` -> whether it runs compiled (imports them)."""
+    status = {}
+    for name in COMPILED_MODULES:
+        module = importlib.import_module(name)
+        status[name] = str(getattr(module, "__file__", "")).endswith(_EXTENSIONS)
+    return status

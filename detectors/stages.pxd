@@ -1,0 +1,29 @@
+# Cython declarations for detectors/stages.py (compiled build only: the .py is the source of
+# truth and runs unchanged without them; see detectors/compiled.py). The account stage's
+# per-event ``ingest`` calls its window accumulators and the route classifier directly.
+import cython
+
+from detectors.features cimport AccountWindow, EndpointWindow
+from detectors.routes cimport Routes
+
+cdef class AccountStage:
+    cdef public object config
+    cdef public object partition
+    cdef public object loader
+    cdef public object models
+    cdef public Routes routes
+    cdef public object clock
+    cdef public dict states
+    cdef public dict _open
+    cdef public dict _endpoints
+    cdef public object _current
+    cdef public tuple _current_windows
+    cdef public object _late_reported
+    cdef public object _cal_cache
+    cdef public object self_min_requests
+    cdef public Py_ssize_t early_requests
+    cdef public list _early
+
+    @cython.locals(acc=AccountWindow, ep=EndpointWindow, wins=dict, eps=dict, n=Py_ssize_t,
+                   ids=tuple, sensitive=bint)
+    cpdef ingest(self, object req)
