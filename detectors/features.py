@@ -100,6 +100,19 @@ def interarrival_cv(times: list[float]) -> float | None:
     return math.sqrt(var / n) / mean
 
 
+_EMPTY_SKETCHES: dict[int, bytes] = {}
+
+
+def _empty_sketch(lg_k: int) -> bytes:
+    """The serialized empty HLL sketch of ``lg_k`` (made once per ``lg_k``)."""
+    blob = _EMPTY_SKETCHES.get(lg_k)
+    if blob is None:
+        blob = _EMPTY_SKETCHES[lg_k] = bytes(
+            hll_sketch(lg_k, tgt_hll_type.HLL_4).serialize_compact()
+        )
+    return blob
+
+
 class AccountWindow:
     """One entity's requests in one window (a few dict/set operations per event)."""
 
@@ -228,9 +241,13 @@ class EndpointWindow:
         """This window as a partial record for cross-partition combination."""
         top = sorted(self.accounts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
         ids = sorted(self.resources)  # insertion order moves an HLL estimate: keep it fixed
-        sketch = hll_sketch(lg_k, tgt_hll_type.HLL_4)
-        for rid in ids:
-            sketch.update(rid)
+        if ids:
+            sketch = hll_sketch(lg_k, tgt_hll_type.HLL_4)
+            for rid in ids:
+                sketch.update(rid)
+            resources = bytes(sketch.serialize_compact())
+        else:  # an endpoint without ids (most static pages): the same bytes every time
+            resources = _empty_sketch(lg_k)
         return EndpointPartial(
             endpoint=endpoint,
             start=start,
@@ -239,7 +256,7 @@ class EndpointWindow:
             requests=self.requests,
             distinct_accounts=len(self.accounts),
             top=tuple(top),
-            resources=bytes(sketch.serialize_compact()),
+            resources=resources,
             sample_ids=tuple(ids[:samples]),
         )
 

@@ -27,3 +27,4 @@ cdef class AccountStage:
     @cython.locals(acc=AccountWindow, ep=EndpointWindow, wins=dict, eps=dict, n=Py_ssize_t,
                    ids=tuple, sensitive=bint)
     cpdef ingest(self, object req)
+    cpdef ingest_all(self, object rows)

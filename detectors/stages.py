@@ -10,7 +10,7 @@ summaries of all partitions per endpoint and window, in an order-independent way
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +215,11 @@ class AccountStage:
         if ep is None:
             ep = eps[endpoint] = EndpointWindow()
         ep.add(entity, ids)
+
+    def ingest_all(self, rows: Iterable[Any]) -> None:
+        """:meth:`ingest` each of ``rows`` in order (one call per batch, not per event)."""
+        for row in rows:
+            self.ingest(row)
 
     def raise_watermark(self, ts: float) -> None:
         """Tell the stage its input has passed event time ``ts`` (idle partition)."""

@@ -2,6 +2,9 @@
 # truth and runs unchanged without them; see detectors/compiled.py).
 import cython
 
+# client IP text -> canonical form: a C-level dict lookup per event
+cdef dict _IPS
+
 cpdef object parse_event(object raw)
 
 @cython.locals(d=dict)

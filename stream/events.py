@@ -106,7 +106,6 @@ _REFERER_CHARS: Final = MAX_STRING_CHARS["referer"]
 #: Client IP texts already validated -> their canonical form (cleared when full).
 _IPS: dict[str, str] = {}
 _IP_CACHE_LIMIT: Final = 1 << 16
-_ip_seen = _IPS.get
 _new_tuple = tuple.__new__
 
 
@@ -181,7 +180,7 @@ def event_from_obj(obj: object) -> Request | Rejection:  # noqa: PLR0911, PLR091
 
     if type(ip) is not str:
         return _wrong(obj, "client_ip", ip, _IP_EXPECTED)
-    canonical = _ip_seen(ip)
+    canonical = _IPS.get(ip)
     if canonical is None:
         canonical = _canonical_ip(ip)
         if canonical is None:

@@ -257,8 +257,7 @@ class AccountRuntime(Generic[H]):
         ingest = stage.ingest
         seen_upto = part.seen_upto
         if offsets and offsets[0] > last and offsets[0] > seen_upto:
-            for row in rows:  # the usual case: no re-delivered event in it
-                ingest(row)
+            stage.ingest_all(rows)  # the usual case: no re-delivered event in it
             last = offsets[-1]
         else:
             # Re-delivered events: those this stage has seen, and, after a restore, those
