@@ -38,6 +38,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "detectors.features",
     "detectors.horizon",
     "detectors.population",
+    "detectors.replay",
     "detectors.routes",
     "detectors.stages",
     "detectors.windows",

@@ -15,3 +15,7 @@ cdef class Routes:
     @cython.locals(hit=tuple, found=tuple, holes=tuple, segs=list, n=Py_ssize_t,
                    q=Py_ssize_t, i=Py_ssize_t)
     cpdef tuple classify(self, str method, str path, object route=*)
+
+
+@cython.locals(q=Py_ssize_t, segs=list, ids=list, i=Py_ssize_t, seg=str)
+cpdef tuple template(str path)

@@ -96,6 +96,9 @@ _inet_pton = socket.inet_pton
 _inet_ntop = socket.inet_ntop
 _loads = codec.loads
 _JSONDecodeError = codec.JSONDecodeError
+# private copies of the limits, C numbers in the compiled build (events.pxd)
+_TS_LOW: float = TS_MIN
+_TS_HIGH: float = TS_MAX
 _METHOD_CHARS: Final = MAX_STRING_CHARS["method"]
 _PATH_CHARS: Final = MAX_STRING_CHARS["path"]
 _ACCOUNT_CHARS: Final = MAX_STRING_CHARS["account"]
@@ -166,8 +169,12 @@ def event_from_obj(obj: object) -> Request | Rejection:  # noqa: PLR0911, PLR091
 
     ts: float
     kind = type(raw_ts)
-    if kind is float or kind is int:
-        if not TS_MIN <= raw_ts < TS_MAX:  # NaN fails every comparison
+    if kind is float:  # what JSON producers send: compared as a C double when compiled
+        ts = raw_ts
+        if not _TS_LOW <= ts < _TS_HIGH:  # NaN fails every comparison
+            return _bad_ts(raw_ts, _describe(raw_ts))
+    elif kind is int:  # compared as an integer first: 10**400 has no float
+        if not TS_MIN <= raw_ts < TS_MAX:
             return _bad_ts(raw_ts, _describe(raw_ts))
         ts = float(raw_ts)
     elif kind is str:
