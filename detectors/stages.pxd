@@ -5,6 +5,7 @@ import cython
 
 from detectors.features cimport AccountWindow, EndpointWindow
 from detectors.routes cimport Routes
+from detectors.windows cimport WindowClock
 
 cdef class AccountStage:
     cdef public object config
@@ -12,7 +13,7 @@ cdef class AccountStage:
     cdef public object loader
     cdef public object models
     cdef public Routes routes
-    cdef public object clock
+    cdef public WindowClock clock
     cdef public dict states
     cdef public dict _open
     cdef public dict _endpoints

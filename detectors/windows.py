@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["WindowClock"]
 
@@ -41,15 +42,34 @@ class WindowClock:
     )
 
     def __init__(self, size: float, lateness: float = 0.0, idle_timeout: float = 30.0) -> None:
-        self.size = size
-        self.lateness = lateness
-        self.idle_timeout = idle_timeout
+        # floats whatever came in: the compiled build stores C doubles (windows.pxd), and
+        # both builds must give the same window starts (60.0, not 60, in an alert)
+        self.size = float(size)
+        self.lateness = float(lateness)
+        self.idle_timeout = float(idle_timeout)
         self.watermark = -math.inf
         #: Windows with an index below this are closed.
         self.closed_until = -(2**62)
         self.late = 0
         self._seen = False
         self._idle_since: float | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # one format for both builds (a C class has no __slots__ to pickle); checkpoints
+        # written before this method existed still load: every attribute is settable
+        return (
+            _restore,
+            (
+                self.size,
+                self.lateness,
+                self.idle_timeout,
+                self.watermark,
+                self.closed_until,
+                self.late,
+                self._seen,
+                self._idle_since,
+            ),
+        )
 
     def index(self, ts: float) -> int:
         """Index of the window holding event time ``ts``."""
@@ -61,7 +81,10 @@ class WindowClock:
 
     def observe(self, ts: float) -> int | None:
         """Advance the watermark with ``ts``; its window index, or ``None`` when late."""
-        k = math.floor(ts / self.size)
+        q = ts / self.size
+        k = int(q)  # math.floor(q), spelled so that the compiled build does it in C
+        if k > q:
+            k -= 1
         if k < self.closed_until:
             self.late += 1
             return None
@@ -77,7 +100,7 @@ class WindowClock:
 
     def raise_to(self, watermark: float) -> None:
         """Raise the watermark to ``watermark`` (never lowers it)."""
-        self.watermark = max(self.watermark, watermark)
+        self.watermark = max(self.watermark, float(watermark))
 
     def due(self, open_windows: Iterable[int], now: float | None = None) -> list[int]:
         """Windows among ``open_windows`` to close now, oldest first; marks them closed.
@@ -109,3 +132,19 @@ class WindowClock:
             self.closed_until = max(self.closed_until, ready[-1] + 1)
             self.watermark = max(self.watermark, self.closed_until * self.size)
         return ready
+
+
+def _restore(
+    size: float,
+    lateness: float,
+    idle_timeout: float,
+    watermark: float,
+    closed_until: int,
+    late: int,
+    seen: bool,
+    idle_since: float | None,
+) -> WindowClock:
+    clock = WindowClock(size, lateness, idle_timeout)
+    clock.watermark, clock.closed_until, clock.late = watermark, closed_until, late
+    clock._seen, clock._idle_since = seen, idle_since
+    return clock
