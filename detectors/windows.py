@@ -134,7 +134,7 @@ class WindowClock:
         return ready
 
 
-def _restore(
+def _restore(  # noqa: PLR0917  (pickle calls it with the fields in order)
     size: float,
     lateness: float,
     idle_timeout: float,
