@@ -92,7 +92,8 @@ class Calibrator(VersionedState):
         if math.isfinite(score):
             q = self._quantile  # straight into river's Rust estimator: same result, no wrapper
             q._quantile.update(score)
-            q._is_updated = True
+            if not q._is_updated:  # as river does: a read is cheaper than a write
+                q._is_updated = True
             self.n += 1
 
     @property

@@ -239,7 +239,8 @@ class EndpointWindow:
         samples: int = 10,
     ) -> EndpointPartial:
         """This window as a partial record for cross-partition combination."""
-        top = sorted(self.accounts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+        # most requests first, then by name: plain tuples sort in C, no key function
+        top = [(e, -c) for c, e in sorted([(-c, e) for e, c in self.accounts.items()])[:top_k]]
         ids = sorted(self.resources)  # insertion order moves an HLL estimate: keep it fixed
         if ids:
             sketch = hll_sketch(lg_k, tgt_hll_type.HLL_4)

@@ -168,10 +168,10 @@ class PopulationModel(VersionedState):
             if q is not None:
                 # straight into river's Rust estimators (what Quantile.update does, inlined)
                 q._quantile.update(value)
-                q._is_updated = True
                 m = median[name]
                 m._quantile.update(value)
-                m._is_updated = True
+                if not m._is_updated:  # as river does: a read is cheaper than a write
+                    q._is_updated = m._is_updated = True
         self.n += 1
 
     def excesses(self, x: Features) -> dict[str, float]:

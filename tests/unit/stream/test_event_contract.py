@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from detectors.events import Request
@@ -12,6 +13,7 @@ from stream.events import (
     REQUIRED_FIELDS,
     Rejection,
     event_from_obj,
+    parse_event,
 )
 from tests.unit.stream.eventkit import ABSENT, TS, accepted, event, rejected
 
@@ -272,3 +274,31 @@ def test_a_remembered_client_ip_gives_the_same_answer_again() -> None:
         bad = event_from_obj({**base, "client_ip": "10.0.0.256"})
         assert isinstance(bad, Rejection)
         assert bad.field == "client_ip"
+
+
+def test_fields_are_found_whatever_the_key_order_from_message_to_message() -> None:
+    # the validator remembers the last key layout: alternating layouts, missing and extra
+    # keys must each be read right, not with the previous message's positions
+    full = {
+        "ts": TS,
+        "client_ip": "10.0.0.1",
+        "method": "GET",
+        "path": "/p",
+        "status": 200,
+        "account": "a",
+        "route": "/p",
+        "bytes": 5,
+        "user_agent": "ua",
+        "session": "s",
+        "referer": "/r",
+    }
+    shuffled = dict(reversed(list(full.items())))
+    sparse = {"extra": 1, "status": 404, "path": "/q", "ts": TS, "client_ip": "10.0.0.2",
+              "method": "POST"}  # fmt: skip
+    expected_full = Request(TS, "10.0.0.1", "GET", "/p", 200, "a", "/p", 5, "ua", "s", "/r")
+    expected_sparse = Request(TS, "10.0.0.2", "POST", "/q", 404)
+    for _ in range(2):
+        assert parse_event(orjson.dumps(full)) == expected_full
+        assert parse_event(orjson.dumps(sparse)) == expected_sparse
+        assert event_from_obj(shuffled) == expected_full
+        assert event_from_obj({**sparse, "status": "x"}).field == "status"  # type: ignore[union-attr]
