@@ -13,7 +13,7 @@ KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install build kafka-fetch kafka-up kafka-down kafka-status test test-unit demo bench \
+.PHONY: help install build kafka-fetch kafka-up kafka-down kafka-status test test-unit test-pure demo bench \
         test-integration lint format typecheck clean distclean
 
 help: ## List the targets with one line each
@@ -57,6 +57,9 @@ test: install ## Install, then run every test (starts the local broker when none
 
 test-unit: $(STAMP) ## Run the unit tests only (no broker, seconds)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-pure: $(STAMP) ## Run the unit tests with every compiled module run from its .py source
+	SCRAPEWATCH_PURE_PYTHON=1 $(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: install ## Run the integration tests against a real broker
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
