@@ -160,6 +160,36 @@ class SelfBaseline:
                 out[name] = math.expm1(mean) if log else mean
         return out
 
+    def to_record(self) -> tuple[Any, ...]:
+        """This baseline as a tuple of builtins (see ``EntityState.to_record``)."""
+        features = None if self.features is DEFAULT_BASELINE_FEATURES else dict(self.features)
+        return (
+            self.alpha,
+            self.warmup,
+            self.prior_requests,
+            self.clip,
+            self.cap,
+            features,
+            self.n,
+            tuple(self._stats),
+        )
+
+    @classmethod
+    def from_record(cls, record: tuple[Any, ...]) -> SelfBaseline:
+        """Inverse of :meth:`to_record`."""
+        alpha, warmup, prior_requests, clip, cap, features, n, stats = record
+        baseline = cls(
+            alpha=alpha,
+            warmup=warmup,
+            prior_requests=prior_requests,
+            clip=clip,
+            cap=cap,
+            features=DEFAULT_BASELINE_FEATURES if features is None else features,
+        )
+        baseline.n = n
+        baseline._stats = array("d", stats)
+        return baseline
+
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = {s: getattr(self, s) for s in self.__slots__}
         if self.features is DEFAULT_BASELINE_FEATURES:

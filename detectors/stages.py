@@ -32,12 +32,14 @@ from detectors.windows import WindowClock
 __all__ = [
     "ACCOUNT_DETECTORS",
     "AccountModels",
+    "ENTITY_RECORD",
     "AccountStage",
     "EndpointPartial",
     "EndpointStage",
     "EntityState",
     "StageOutput",
     "WindowSummary",
+    "entity_state",
 ]
 
 #: Account detectors in the order they are scored (ties in severity go to the first).
@@ -76,12 +78,50 @@ class EntityState:
             ((STATE_VERSION, self.entity_type, self.baseline, h.lg_k, h.hour, h.day),),
         )
 
+    def to_record(self) -> tuple[Any, ...]:
+        """This state as a tuple of builtins: what the worker writes to its changelog.
+
+        Pickling a record is about five times faster than pickling the object (no class
+        or function is looked up by name) and it is smaller: this is written once per
+        active entity per window. :func:`entity_state` reads it back.
+        """
+        h, b = self.horizon, self.baseline
+        return (
+            ENTITY_RECORD,
+            STATE_VERSION,
+            self.entity_type,
+            None if b is None else b.to_record(),
+            h.lg_k,
+            h.hour,
+            h.day,
+        )
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # the dict form written before the flat one: still read, so old changelogs load
         check_state_version("EntityState", state)
         self.entity_type = state["entity_type"]
         self.baseline = state["baseline"]
         self.horizon = state["horizon"]
+
+
+#: First element of an :meth:`EntityState.to_record` tuple.
+ENTITY_RECORD = "entity"
+
+
+def entity_state(stored: Any) -> EntityState:
+    """The entity state a changelog value holds: a record (:meth:`EntityState.to_record`)
+    or, as written by earlier releases, a pickled ``EntityState``."""
+    if type(stored) is not tuple or not stored or stored[0] != ENTITY_RECORD:
+        if not isinstance(stored, EntityState):
+            raise ValueError(f"not an entity state: {type(stored).__name__}")
+        return stored
+    _, version, entity_type, baseline, lg_k, hour, day = stored
+    check_state_version("EntityState", {"state_version": version})
+    horizon = Horizon(lg_k)
+    horizon.hour, horizon.day = hour, day
+    return EntityState(
+        entity_type, None if baseline is None else SelfBaseline.from_record(baseline), horizon
+    )
 
 
 def _restore_entity(state: tuple[Any, ...]) -> EntityState:

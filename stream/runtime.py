@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from detectors.config import DetectionConfig
 from detectors.features import EndpointPartial, summary_from_dict, summary_to_dict
-from detectors.stages import AccountStage, EndpointStage, StageOutput
+from detectors.stages import AccountStage, EndpointStage, StageOutput, entity_state
 from stream.batches import Row
 from stream.codec import JSONDecodeError, dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
@@ -176,7 +176,7 @@ class AccountRuntime(Generic[H]):
             if key in part.dirty:  # changed (or expired) here, not written yet
                 return part.dirty[key]
         blob = self.store.take(key)
-        return None if blob is None else load_state(blob)
+        return None if blob is None else entity_state(load_state(blob))
 
     def write_dirty(self) -> int:
         """Write every changed entity state and stage checkpoint to the table.
@@ -194,7 +194,7 @@ class AccountRuntime(Generic[H]):
             if state is None:
                 store.delete(partition, key)
             else:
-                store.put(partition, key, dump_state(state))
+                store.put(partition, key, dump_state(state.to_record()))
         written = len(part.dirty)
         part.dirty.clear()
         if part.checkpoint_due:
