@@ -31,8 +31,8 @@ from detectors.windows import WindowClock
 
 __all__ = [
     "ACCOUNT_DETECTORS",
-    "AccountModels",
     "ENTITY_RECORD",
+    "AccountModels",
     "AccountStage",
     "EndpointPartial",
     "EndpointStage",
