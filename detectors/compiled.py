@@ -72,10 +72,10 @@ def _source_and_extension(name: str, path: Sequence[str]) -> tuple[Path, Path | 
 
 
 def _stale(source: Path, extension: Path) -> bool:
-    # only in a source tree, where cythonize leaves the generated .c beside the .py: an
-    # installed wheel has no .c, and its files' times say nothing about which came first
-    c_file = source.with_suffix(".c")
-    return c_file.is_file() and source.stat().st_mtime > extension.stat().st_mtime
+    # only in a source tree (setup.py beside the package): the files of an installed wheel
+    # get their times when unpacked, which say nothing about which came first
+    tree = (source.parent.parent / "setup.py").is_file()
+    return tree and source.stat().st_mtime > extension.stat().st_mtime
 
 
 class _SourceFirst:

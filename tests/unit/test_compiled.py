@@ -88,7 +88,7 @@ def test_an_extension_older_than_its_edited_source_is_not_run(tmp_path: Path) ->
     source = folder / "windows.py"
     extension = folder / f"windows{importlib.machinery.EXTENSION_SUFFIXES[0]}"
     extension.write_bytes(b"not loaded")
-    (folder / "windows.c").write_text("/* generated */")
+    (tmp_path / "setup.py").write_text("# a source tree\n")
     time.sleep(0.01)
     source.write_text("X = 1\n")
     os.utime(extension, (1_000_000, 1_000_000))  # built long before the edit
@@ -101,8 +101,8 @@ def test_an_extension_older_than_its_edited_source_is_not_run(tmp_path: Path) ->
 
     os.utime(extension)  # rebuilt after the edit: the normal import system loads it
     assert compiled._SourceFirst(pure=False).find_spec("detectors.windows", [str(folder)]) is None
-    # an installed wheel has no .c beside the source: file times are not evidence there
-    (folder / "windows.c").unlink()
+    # an installed package has no setup.py above it: file times are not evidence there
+    (tmp_path / "setup.py").unlink()
     os.utime(extension, (1_000_000, 1_000_000))
     assert compiled._SourceFirst(pure=False).find_spec("detectors.windows", [str(folder)]) is None
     # a module outside the compiled list is never touched
