@@ -44,15 +44,15 @@ def _buildable() -> bool:
     return shutil.which("cc") is not None or shutil.which("gcc") is not None
 
 
-@pytest.mark.skipif(
-    not _buildable(), reason="no Cython or no C compiler here: the package runs as Python"
-)
-def test_every_hot_path_module_runs_compiled() -> None:
+def test_every_hot_path_module_runs_compiled_where_it_can_be_built() -> None:
     status = _status(pure=False)
     assert set(status) == set(compiled.COMPILED_MODULES)
-    assert [name for name, done in status.items() if not done] == [], (
-        "modules not compiled: run `make build` and read .cache/build.log"
-    )
+    if _buildable():
+        assert [name for name, done in status.items() if not done] == [], (
+            "modules not compiled: run `make build` and read .cache/build.log"
+        )
+    else:  # no Cython or no C compiler: the documented fallback, every module from source
+        assert not any(status.values())
 
 
 def test_pure_python_switch_runs_every_module_from_source() -> None:
