@@ -261,6 +261,16 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
+def _bindable(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:``port`` now."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def up(broker: Broker, timeout: float = READY_TIMEOUT_S) -> None:
     """Start the broker unless it already runs, and wait until it answers metadata."""
     started = time.monotonic()
@@ -273,6 +283,11 @@ def up(broker: Broker, timeout: float = READY_TIMEOUT_S) -> None:
             f"port {broker.port} is taken by another process (not this checkout's broker). "
             f"Use it via KAFKA_BOOTSTRAP_SERVERS if it is a Kafka broker, or pick another "
             f"port with {PORT_ENV}=<port>."
+        )
+    if not _bindable(broker.controller_port):
+        raise LauncherError(
+            f"the controller port {broker.controller_port} (broker port + 1) is in use; "
+            f"pick another port with {PORT_ENV}=<port>."
         )
     _require("java", "to run the local Kafka broker")
     fetch()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -15,24 +14,11 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 
 from stream.kafka.config import consumer_config, producer_config
+from stream.probe import free_port
 from stream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO / "deploy" / "kafka" / "kafka_local.py"
-
-
-def _free_port_pair() -> int:
-    """A port whose successor (the controller port) is free too."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port >= 65534:
-            continue
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
-    raise RuntimeError("no free pair of ports found")
 
 
 def _launch(command: str, port: int) -> subprocess.CompletedProcess[str]:
@@ -61,7 +47,7 @@ def _kafka_pids(home: Path) -> list[int]:
 @pytest.fixture
 def own_broker_port() -> Iterator[int]:
     """A port for a broker of this test's own, stopped and removed afterwards."""
-    port = _free_port_pair()
+    port = free_port(count=2)  # the broker's port and the controller's after it
     home = REPO / ".cache" / "kafka" / f"broker-{port}"
     yield port
     _launch("down", port)
