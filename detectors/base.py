@@ -10,7 +10,7 @@ missing features (treat them as absent, not as zero, unless documented otherwise
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 __all__ = ["STATE_VERSION", "Detector", "Features", "VersionedState", "check_state_version"]
 
@@ -53,8 +53,14 @@ class VersionedState:
     """Mixin for ``__dict__`` classes: pickles the attributes with :data:`STATE_VERSION`
     and refuses state of another version, naming the class."""
 
+    #: Attributes rebuilt on demand (bound-method caches of the hot path), never pickled.
+    _TRANSIENT: ClassVar[tuple[str, ...]] = ()
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "state_version": STATE_VERSION}
+        state = {**self.__dict__, "state_version": STATE_VERSION}
+        for name in self._TRANSIENT:
+            state.pop(name, None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         check_state_version(f"{type(self).__name__} state", state)

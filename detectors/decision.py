@@ -7,7 +7,7 @@ Detectors only score; everything here wraps them (river's ``QuantileFilter`` /
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from river import stats
@@ -34,6 +34,8 @@ DEFAULT_MIN_THRESHOLDS: Mapping[str, float] = {
     "enumeration": 1.5,  # doublings above the population p99 of 1 h / 24 h coverage
     "endpoint": 8.0,  # standard deviations above the endpoint's forecast
 }
+
+_isfinite = math.isfinite
 
 
 class Calibrator(VersionedState):
@@ -87,14 +89,27 @@ class Calibrator(VersionedState):
         self.n = 0
         self._quantile = stats.Quantile(1.0 - target_rate)
 
+    _TRANSIENT = ("_update",)
+    _update: Callable[[float], None]  # the estimator's bound update (see ``_bind``)
+
     def update(self, score: float) -> None:
         """Add one score (every scored window, flagged or not, except allowlisted ones)."""
-        if math.isfinite(score):
-            q = self._quantile  # straight into river's Rust estimator: same result, no wrapper
-            q._quantile.update(score)
-            if not q._is_updated:  # as river does: a read is cheaper than a write
-                q._is_updated = True
+        if _isfinite(score):
+            try:
+                update = self._update
+            except AttributeError:
+                update = self._bind()
+            update(score)
             self.n += 1
+
+    def _bind(self) -> Callable[[float], None]:
+        """The update of river's Rust estimator itself (the same result, no wrapper),
+        bound once; called before the first update, whose flag it sets as river does."""
+        q = self._quantile
+        q._is_updated = True
+        update: Callable[[float], None] = q._quantile.update
+        self._update = update
+        return update
 
     @property
     def threshold(self) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from river import stats
 
@@ -33,7 +33,7 @@ DEFAULT_POPULATION_FLOORS: Mapping[str, float] = {
 }
 
 
-def derived_features(x: Features) -> dict[str, float]:
+def derived_features(x: Features) -> dict[str, float]:  # noqa: PLR0912  (flat: hot path)
     """The quantities the population is compared on, from one account window.
 
     Plain volume never counts by itself: ``distinct_resources`` and ``requests`` only count
@@ -43,46 +43,54 @@ def derived_features(x: Features) -> dict[str, float]:
     >>> derived_features({"requests": 60.0, "sensitive_share": 0.5, "sequential_walk": 1.0})
     {'sensitive_requests': 30.0, 'walked_resources': 0.0, 'machine_requests': 60.0}
     """
-    out: dict[str, float] = {}
-    requests = x.get("requests")
-    walk = _unit(x.get("sequential_walk"))
-    cv = x.get("interarrival_cv")
-    regular = 0.0 if cv is None or not math.isfinite(cv) else _clamp(1.0 - cv)
-    machine = max(walk or 0.0, regular)
-    distinct_sensitive = x.get("distinct_sensitive")
-    if distinct_sensitive is not None:
-        out["distinct_sensitive"] = distinct_sensitive
-    share = _unit(x.get("sensitive_share"))
-    if requests is not None and share is not None:
-        out["sensitive_requests"] = requests * share
-    resources = x.get("distinct_resources")
+    # flat for speed (once per account window): _unit and _clamp inlined, each value
+    # checked and clamped to [0, MAX_VALUE] as it is made
+    get, finite = x.get, math.isfinite
+    requests = get("requests")
+    walk = get("sequential_walk")
     if walk is not None:
-        out["walked_resources"] = (resources or 0.0) * walk
-    auth = x.get("auth_failures")
-    if auth is not None:
-        out["auth_failures"] = auth
+        if not finite(walk):
+            walk = None
+        elif not 0.0 <= walk <= 1.0:
+            walk = 0.0 if walk < 0.0 else 1.0
+    cv = get("interarrival_cv")
+    if cv is None or not finite(cv):
+        regular = 0.0
+    else:
+        regular = 1.0 - cv
+        regular = regular if 0.0 <= regular <= 1.0 else 0.0 if regular < 0.0 else 1.0
+    machine = max(walk or 0.0, regular)
+    out: dict[str, float] = {}
+    v = get("distinct_sensitive")
+    if v is not None and finite(v):
+        out["distinct_sensitive"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+    share = get("sensitive_share")
+    if requests is not None and share is not None and finite(share):
+        share = share if 0.0 <= share <= 1.0 else 0.0 if share < 0.0 else 1.0
+        v = requests * share
+        if finite(v):
+            out["sensitive_requests"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+    resources = get("distinct_resources")
+    if walk is not None:
+        v = (resources or 0.0) * walk
+        if finite(v):
+            out["walked_resources"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+    v = get("auth_failures")
+    if v is not None and finite(v):
+        out["auth_failures"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
     if resources is not None:
-        out["machine_resources"] = resources * machine
+        v = resources * machine
+        if finite(v):
+            out["machine_resources"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
     if requests is not None and (walk is not None or cv is not None):
-        out["machine_requests"] = requests * machine
-    finite = math.isfinite  # the same clamp as min(max(v, 0.0), MAX_VALUE), minus two calls
-    return {
-        k: (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-        for k, v in out.items()
-        if finite(v)
-    }
+        v = requests * machine
+        if finite(v):
+            out["machine_requests"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+    return out
 
 
 #: Learned windows between refreshes of the cached references (quantiles move slowly).
 _REFRESH = 16
-
-
-def _unit(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else _clamp(v)
-
-
-def _clamp(v: float) -> float:
-    return min(max(v, 0.0), 1.0)
 
 
 class PopulationModel(VersionedState):
@@ -125,6 +133,10 @@ class PopulationModel(VersionedState):
     True
     """
 
+    _TRANSIENT = ("_updaters",)
+    #: quantity -> the bound updates of its p99 and median estimators (see ``_bind``)
+    _updaters: dict[str, tuple[Callable[[float], None], Callable[[float], None]]]
+
     def __init__(
         self,
         quantile: float = 0.99,
@@ -162,17 +174,32 @@ class PopulationModel(VersionedState):
             k = x.get(self.sample_by)
             if k is not None and math.isfinite(k) and k > 1.0 and self._rng.random() * k >= 1.0:
                 return
-        high, median = self._high, self._median
+        try:
+            updaters = self._updaters
+        except AttributeError:
+            updaters = self._updaters = {}  # after unpickling: bound again on first use
         for name, value in derived.items():
-            q = high.get(name)
-            if q is not None:
-                # straight into river's Rust estimators (what Quantile.update does, inlined)
-                q._quantile.update(value)
-                m = median[name]
-                m._quantile.update(value)
-                if not m._is_updated:  # as river does: a read is cheaper than a write
-                    q._is_updated = m._is_updated = True
+            pair = updaters.get(name)
+            if pair is None:
+                pair = self._bind(name)
+                if pair is None:  # not a tracked quantity
+                    continue
+            pair[0](value)
+            pair[1](value)
         self.n += 1
+
+    def _bind(self, name: str) -> tuple[Callable[[float], None], Callable[[float], None]] | None:
+        """The updates of river's Rust estimators of ``name`` themselves (what
+        ``Quantile.update`` does, minus the wrapper), bound once: called before the
+        quantity's first update, whose flags it sets as river does."""
+        q = self._high.get(name)
+        if q is None:
+            return None
+        m = self._median[name]
+        q._is_updated = m._is_updated = True
+        pair = (q._quantile.update, m._quantile.update)
+        self._updaters[name] = pair
+        return pair
 
     def excesses(self, x: Features) -> dict[str, float]:
         """Doublings above the population quantile, per derived quantity that exceeds it."""
