@@ -17,7 +17,7 @@ from setuptools import Extension, setup
 
 # the modules every event or every window goes through (see detectors/compiled.py)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from detectors.compiled import COMPILED_MODULES, pure_requested
+from detectors.compiled import COMPILED_MODULES, NATIVE_MODULES, pure_requested
 
 ext_modules: list[Extension] = []
 if not pure_requested():
@@ -32,6 +32,12 @@ if not pure_requested():
                 # install (a machine without a C compiler still gets a working scrapewatch)
                 Extension(name, [name.replace(".", "/") + ".py"], optional=True)
                 for name in COMPILED_MODULES
+            ]
+            + [
+                # written for Cython (C code with no Python twin): the reference it must
+                # agree with is the Python module that calls it
+                Extension(name, [name.replace(".", "/") + ".pyx"], optional=True)
+                for name in NATIVE_MODULES
             ],
             compiler_directives={
                 "language_level": 3,

@@ -25,7 +25,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["COMPILED_MODULES", "PURE_ENV", "compiled_status", "install"]
+__all__ = ["COMPILED_MODULES", "NATIVE_MODULES", "PURE_ENV", "compiled_status", "install"]
 
 #: Modules that every event or every window goes through (plain Python, compiled as is).
 COMPILED_MODULES: tuple[str, ...] = (
@@ -47,6 +47,10 @@ COMPILED_MODULES: tuple[str, ...] = (
     "stream.events",
     "stream.runtime",
 )
+#: Modules written for Cython (``.pyx``, C code): each is the fast path of a Python module
+#: that keeps the reference behaviour and is used instead without a compiler or with
+#: ``SCRAPEWATCH_PURE_PYTHON=1`` (``stream.fastdecode``: ``stream.decoder.forward_batch``).
+NATIVE_MODULES: tuple[str, ...] = ("stream.fastdecode",)
 #: Environment variable that makes every module run from its ``.py`` source.
 PURE_ENV = "SCRAPEWATCH_PURE_PYTHON"
 _TRUE = ("1", "true", "yes")
@@ -58,10 +62,12 @@ def pure_requested() -> bool:
     return os.environ.get(PURE_ENV, "").strip().lower() in _TRUE
 
 
-def _source_and_extension(name: str, path: Sequence[str]) -> tuple[Path, Path | None] | None:
+def _source_and_extension(
+    name: str, path: Sequence[str], source_suffix: str = ".py"
+) -> tuple[Path, Path | None] | None:
     leaf = name.rpartition(".")[2]
     for folder in path:
-        source = Path(folder) / f"{leaf}.py"
+        source = Path(folder) / f"{leaf}{source_suffix}"
         if source.is_file():
             for suffix in _EXTENSIONS:
                 ext = Path(folder) / f"{leaf}{suffix}"
@@ -88,6 +94,9 @@ class _SourceFirst:
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
+        if name in NATIVE_MODULES and path is not None:
+            self._refuse_stale_native(name, path)
+            return None
         if name not in COMPILED_MODULES or path is None:
             return None
         found = _source_and_extension(name, path)
@@ -108,6 +117,21 @@ class _SourceFirst:
             )
         return importlib.util.spec_from_file_location(name, source)
 
+    def _refuse_stale_native(self, name: str, path: Sequence[str]) -> None:
+        """A native module built before its ``.pyx`` was edited is not imported (its
+        caller then runs the Python reference)."""
+        found = _source_and_extension(name, path, ".pyx")
+        if found is None or found[1] is None or not _stale(found[0], found[1]):
+            return
+        self.stale.append(name)
+        warnings.warn(
+            f"{found[1].name} is older than {found[0].name}: {name} is not used (the Python "
+            "reference runs instead, slower); run `make build` to compile it again",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        raise ImportError(f"{name} was built before {found[0].name} was last edited")
+
 
 _finder: _SourceFirst | None = None
 
@@ -121,9 +145,17 @@ def install() -> None:
 
 
 def compiled_status() -> dict[str, bool]:
-    """Each module of :data:`COMPILED_MODULES` -> whether it runs compiled (imports them)."""
+    """Each module of :data:`COMPILED_MODULES` and :data:`NATIVE_MODULES` -> whether it
+    runs compiled (imports them)."""
     status = {}
     for name in COMPILED_MODULES:
         module = importlib.import_module(name)
         status[name] = str(getattr(module, "__file__", "")).endswith(_EXTENSIONS)
+    for name in NATIVE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            status[name] = False
+        else:
+            status[name] = not pure_requested()
     return status

@@ -25,7 +25,9 @@ cdef class AccountStage:
     cdef public Py_ssize_t early_requests
     cdef public list _early
 
-    @cython.locals(acc=AccountWindow, ep=EndpointWindow, wins=dict, eps=dict, n=Py_ssize_t,
-                   ids=tuple, sensitive=bint)
+    @cython.locals(ids=tuple, sensitive=bint)
     cpdef ingest(self, object req)
+    @cython.locals(acc=AccountWindow, ep=EndpointWindow, wins=dict, eps=dict, n=Py_ssize_t)
+    cpdef fold(self, double ts, str ip, object account, str endpoint, tuple ids, bint sensitive,
+               long status, object agent)
     cpdef ingest_all(self, object rows)

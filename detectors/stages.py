@@ -227,10 +227,25 @@ class AccountStage:
     def ingest(self, req: Any) -> None:
         """Fold one ``Request`` into its window (cheap: no scoring here)."""
         ts, ip, method, path, status, account, route, _, agent, _, _ = req
+        endpoint, ids, sensitive = self.routes.classify(method, path, route)
+        self.fold(ts, ip, account, endpoint, ids, sensitive, status, agent)
+
+    def fold(  # noqa: PLR0917  (per event: positional arguments are the cheapest call)
+        self,
+        ts: float,
+        ip: str,
+        account: str | None,
+        endpoint: str,
+        ids: tuple[str, ...],
+        sensitive: bool,
+        status: int,
+        agent: str | None,
+    ) -> None:
+        """:meth:`ingest` of a request already classified (``Routes.classify``): what the
+        C ingest (``stream.fastingest``) calls for each event of a batch message."""
         k = self.clock.observe(ts)
         if k is None:
             return
-        endpoint, ids, sensitive = self.routes.classify(method, path, route)
         if k == self._current:
             wins, eps = self._current_windows
         else:

@@ -23,8 +23,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from stream.batches import encode_rows
-from stream.decoder import decode_messages
+from stream.decoder import forward_batch
 from stream.metrics import Metrics
 
 __all__ = ["Bridge", "BridgeStats"]
@@ -48,6 +47,8 @@ class BridgeStats:
     consumed: int = 0
     valid: int = 0
     rejected: int = 0
+    #: valid events the C decode stage validated (``stream.fastdecode``)
+    native: int = 0
     batches: int = 0
     commits: int = 0
     by_reason: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -169,14 +170,10 @@ class Bridge:
 
     def _forward(self, msgs: list[Any]) -> None:
         started = time.perf_counter()
-        decoded = decode_messages(msgs)
-        per_partition = decoded.partitions
-        offsets = {p: off for (_t, p), off in decoded.positions.items()}
-        produced = sum(
-            (len(offs) + _MAX_EVENTS_PER_MESSAGE - 1) // _MAX_EVENTS_PER_MESSAGE
-            for offs, _ in per_partition.values()
-        ) + len(decoded.dlq)
-        inflight = _Inflight(offsets=offsets, remaining=produced)
+        batch = forward_batch(msgs, _MAX_EVENTS_PER_MESSAGE)
+        inflight = _Inflight(
+            offsets=batch.positions, remaining=len(batch.messages) + len(batch.dlq)
+        )
         self._inflight.append(inflight)
 
         def delivered(err: Any, _msg: Any) -> None:
@@ -185,19 +182,16 @@ class Bridge:
             inflight.remaining -= 1
 
         producer = self._producer
-        for partition, (offs, reqs) in per_partition.items():
-            for i in range(0, len(offs), _MAX_EVENTS_PER_MESSAGE):
-                j = i + _MAX_EVENTS_PER_MESSAGE
-                value = encode_rows(partition, offs[i:j], reqs[i:j])
-                self._produce(
-                    producer,
-                    self.batches_topic,
-                    value=value,
-                    partition=partition,
-                    on_delivery=delivered,
-                )
-                self.stats.batches += 1
-        for rec in decoded.dlq:
+        for partition, value in batch.messages:
+            self._produce(
+                producer,
+                self.batches_topic,
+                value=value,
+                partition=partition,
+                on_delivery=delivered,
+            )
+        self.stats.batches += len(batch.messages)
+        for rec in batch.dlq:
             self._produce(
                 producer,
                 self.dlq_topic,
@@ -206,14 +200,15 @@ class Bridge:
                 headers=rec.headers,
                 on_delivery=delivered,
             )
-        results = decoded.results
+        results = batch.results
         self.stats.consumed += len(msgs)
         self.stats.valid += results.get("valid", 0)
         self.stats.rejected += results.get("rejected", 0)
-        for reason, n in decoded.reasons.items():
+        self.stats.native += batch.native
+        for reason, n in batch.reasons.items():
             self.stats.by_reason[reason] += n
         self.metrics.count_events(results)
-        self.metrics.count_dlq(decoded.reasons)
+        self.metrics.count_dlq(batch.reasons)
         self.metrics.batch_latency.observe(time.perf_counter() - started)
 
     @staticmethod

@@ -26,22 +26,33 @@ and :meth:`~stream.metrics.Metrics.count_dlq`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from time import monotonic, time
 from typing import Any, Final, Protocol
 
+from detectors.compiled import pure_requested
 from detectors.events import Request
+from stream.batches import encode_rows
+from stream.codec import dumps
 from stream.dlq import DlqRecord, dlq_record
 from stream.errors import DlqDeliveryError
 from stream.events import Rejection, parse_event
+
+try:  # the C decode stage (stream/fastdecode.pyx); absent without a C compiler
+    from stream import fastdecode as _native
+except ImportError:  # pragma: no cover  (every build here has a C compiler)
+    _native = None  # type: ignore[assignment]  # the module, or None where it is not built
 
 __all__ = [
     "RESULTS",
     "DecodedBatch",
     "DlqProducer",
+    "ForwardBatch",
     "KafkaMessage",
     "decode_messages",
+    "forward_batch",
+    "native_available",
     "produce_dlq",
     "route_batch",
 ]
@@ -172,6 +183,123 @@ def decode_messages(
     if rejected:
         log.info("batch: %d valid, %d rejected %s", valid, rejected, batch.reasons)
     return batch
+
+
+@dataclass(slots=True)
+class ForwardBatch:
+    """What the ingest bridge sends for one consumed batch (see :func:`forward_batch`).
+
+    ``messages`` are the ``requests.batches`` values, as ``(partition, value)`` in offset
+    order within each partition; ``dlq``, ``results``, ``reasons``, ``positions`` (keyed
+    by partition here) and ``kafka_errors`` are as in :class:`DecodedBatch`; ``native``
+    counts the events the C decode stage validated itself (the others went through
+    :func:`~stream.events.parse_event`).
+    """
+
+    messages: list[tuple[int, bytes]] = field(default_factory=list)
+    dlq: list[DlqRecord] = field(default_factory=list)
+    results: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESULTS, 0))
+    reasons: dict[str, int] = field(default_factory=dict)
+    positions: dict[int, int] = field(default_factory=dict)
+    kafka_errors: list[str] = field(default_factory=list)
+    native: int = 0
+
+
+def native_available() -> bool:
+    """Whether :func:`forward_batch` runs the C decode stage (compiled, and not
+    ``SCRAPEWATCH_PURE_PYTHON=1``)."""
+    return _native is not None and not pure_requested()
+
+
+def forward_batch(
+    messages: Sequence[KafkaMessage],
+    max_events: int,
+    *,
+    rejected_at: float | None = None,
+    native: bool | None = None,
+) -> ForwardBatch:
+    """Validate a consumed batch and encode its valid events as ``requests.batches``
+    messages of at most ``max_events`` events each; nothing raises for bad input.
+
+    With the C decode stage (``native``, by default when :func:`native_available`), the
+    events that look like what producers send are validated and encoded without the GIL,
+    so the bridge thread runs beside the agents instead of taking turns with them; every
+    other message goes through :func:`~stream.events.parse_event`, whose verdict stands.
+    Both give the same rows and the same rejections (``tests/unit/stream/
+    test_fastdecode.py``).
+    """
+    if max_events < 1:
+        raise ValueError(f"max_events must be >= 1, got {max_events}")
+    if native if native is not None else native_available():
+        if _native is None:
+            raise RuntimeError("the C decode stage is not built (see `make build`)")
+        return _forward_native(messages, max_events, rejected_at)
+    decoded = decode_messages(messages, rejected_at=rejected_at)
+    out = ForwardBatch(
+        dlq=decoded.dlq,
+        results=decoded.results,
+        reasons=decoded.reasons,
+        positions={p: off for (_t, p), off in decoded.positions.items()},
+        kafka_errors=decoded.kafka_errors,
+    )
+    for partition, (offsets, requests) in decoded.partitions.items():
+        for i in range(0, len(offsets), max_events):
+            j = i + max_events
+            out.messages.append((partition, encode_rows(partition, offsets[i:j], requests[i:j])))
+    return out
+
+
+def _reference_row(value: bytes | None) -> bytes | Rejection:
+    """The C stage's fallback: the encoded row of a valid event, or its rejection."""
+    try:
+        result = parse_event(value)
+    except Exception as exc:  # the contract says never; a bug must still not stop the stream
+        result = _failed(exc, "requests", -1, -1)
+    if type(result) is Request:
+        return dumps(tuple(result))
+    assert isinstance(result, Rejection)
+    return result
+
+
+def _forward_native(
+    messages: Sequence[KafkaMessage], max_events: int, rejected_at: float | None
+) -> ForwardBatch:
+    assert _native is not None
+    batches, rejected, errors, positions, (valid, declined) = _native.encode_messages(
+        messages if type(messages) is list else list(messages), _reference_row, max_events
+    )
+    out = ForwardBatch(
+        messages=batches, positions=positions, native=valid - (declined - len(rejected))
+    )
+    kafka_error = 0
+    for msg in errors:
+        error = msg.error()
+        if _code(error) == _PARTITION_EOF:
+            continue
+        kafka_error += 1
+        where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+        out.kafka_errors.append(f"{where}: {error}")
+        log.warning("Kafka error instead of a message at %s: %s", where, error)
+    if rejected:
+        now = time() if rejected_at is None else rejected_at
+        reasons = out.reasons
+        for msg, rejection in rejected:
+            reasons[rejection.reason] = reasons.get(rejection.reason, 0) + 1
+            offset = msg.offset()
+            out.dlq.append(
+                dlq_record(
+                    rejection,
+                    msg.value(),
+                    topic=msg.topic() or "",
+                    partition=msg.partition() or 0,
+                    offset=-1 if offset is None else offset,
+                    key=msg.key(),
+                    rejected_at=now,
+                )
+            )
+        log.info("batch: %d valid, %d rejected %s", valid, len(rejected), reasons)
+    out.results.update(valid=valid, rejected=len(rejected), kafka_error=kafka_error)
+    return out
 
 
 def produce_dlq(

@@ -46,7 +46,7 @@ def _buildable() -> bool:
 
 def test_every_hot_path_module_runs_compiled_where_it_can_be_built() -> None:
     status = _status(pure=False)
-    assert set(status) == set(compiled.COMPILED_MODULES)
+    assert set(status) == set(compiled.COMPILED_MODULES + compiled.NATIVE_MODULES)
     if _buildable():
         assert [name for name, done in status.items() if not done] == [], (
             "modules not compiled: run `make build` and read .cache/build.log"
@@ -56,7 +56,8 @@ def test_every_hot_path_module_runs_compiled_where_it_can_be_built() -> None:
 
 
 def test_pure_python_switch_runs_every_module_from_source() -> None:
-    assert _status(pure=True) == dict.fromkeys(compiled.COMPILED_MODULES, False)
+    every = compiled.COMPILED_MODULES + compiled.NATIVE_MODULES
+    assert _status(pure=True) == dict.fromkeys(every, False)
 
 
 def test_compiled_and_pure_replays_write_identical_alerts(tmp_path: Path) -> None:
@@ -107,3 +108,24 @@ def test_an_extension_older_than_its_edited_source_is_not_run(tmp_path: Path) ->
     assert compiled._SourceFirst(pure=False).find_spec("detectors.windows", [str(folder)]) is None
     # a module outside the compiled list is never touched
     assert compiled._SourceFirst(pure=True).find_spec("detectors.config", [str(folder)]) is None
+
+
+def test_a_native_module_older_than_its_edited_pyx_is_not_imported(tmp_path: Path) -> None:
+    folder = tmp_path / "stream"
+    folder.mkdir()
+    source = folder / "fastdecode.pyx"
+    extension = folder / f"fastdecode{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+    extension.write_bytes(b"not loaded")
+    (tmp_path / "setup.py").write_text("# a source tree\n")
+    source.write_text("# edited\n")
+    os.utime(extension, (1_000_000, 1_000_000))  # built long before the edit
+
+    finder = compiled._SourceFirst(pure=False)
+    with (
+        pytest.warns(RuntimeWarning, match="the Python reference runs instead"),
+        pytest.raises(ImportError, match=r"built before fastdecode\.pyx"),
+    ):
+        finder.find_spec("stream.fastdecode", [str(folder)])
+    assert finder.stale == ["stream.fastdecode"]
+    os.utime(extension)  # rebuilt: the normal import system loads it
+    assert compiled._SourceFirst(pure=False).find_spec("stream.fastdecode", [str(folder)]) is None
