@@ -49,8 +49,9 @@ COMPILED_MODULES: tuple[str, ...] = (
 )
 #: Modules written for Cython (``.pyx``, C code): each is the fast path of a Python module
 #: that keeps the reference behaviour and is used instead without a compiler or with
-#: ``SCRAPEWATCH_PURE_PYTHON=1`` (``stream.fastdecode``: ``stream.decoder.forward_batch``).
-NATIVE_MODULES: tuple[str, ...] = ("stream.fastdecode",)
+#: ``SCRAPEWATCH_PURE_PYTHON=1`` (``stream.fastdecode``: ``stream.decoder.forward_batch``;
+#: ``stream.fastingest``: ``stream.runtime.AccountRuntime.on_message``).
+NATIVE_MODULES: tuple[str, ...] = ("stream.fastdecode", "stream.fastingest")
 #: Environment variable that makes every module run from its ``.py`` source.
 PURE_ENV = "SCRAPEWATCH_PURE_PYTHON"
 _TRUE = ("1", "true", "yes")
@@ -154,7 +155,8 @@ def compiled_status() -> dict[str, bool]:
     for name in NATIVE_MODULES:
         try:
             importlib.import_module(name)
-        except ImportError:
+        except Exception:  # not built, or Cython's check of the compiled classes it uses
+            # failed (they run from source): it does not run, either way
             status[name] = False
         else:
             status[name] = not pure_requested()

@@ -33,3 +33,6 @@ cdef class EndpointWindow:
 
 @cython.locals(n=Py_ssize_t, i=Py_ssize_t, total=double, mean=double, var=double, g=double)
 cpdef object interarrival_cv(list times)
+
+@cython.locals(nums=list, n=Py_ssize_t, k=Py_ssize_t, close=Py_ssize_t)
+cpdef double sequential_walk(object ids)

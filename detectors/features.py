@@ -13,7 +13,6 @@ import base64
 import heapq
 import math
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
@@ -71,11 +70,23 @@ def sequential_walk(ids: set[str]) -> float:
     """
     if len(ids) < 2:
         return 0.0
-    nums = sorted([int(i) for i in ids if i.isdigit()])
-    if len(nums) < 2:
+    # plain loops, no generator: the compiled build makes them C loops (features.pxd)
+    nums = []
+    for i in ids:
+        if i.isdigit():
+            nums.append(int(i))
+    n = len(nums)
+    if n < 2:
         return 0.0
-    close = sum(1 for a, b in pairwise(nums) if b - a <= _WALK_GAP)
-    return close / (len(nums) - 1)
+    nums.sort()
+    close = 0
+    prev = nums[0]
+    for k in range(1, n):
+        cur = nums[k]
+        if cur - prev <= _WALK_GAP:
+            close += 1
+        prev = cur
+    return close / (n - 1)
 
 
 def interarrival_cv(times: list[float]) -> float | None:

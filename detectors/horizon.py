@@ -33,10 +33,13 @@ HORIZON_FEATURES: tuple[str, ...] = (
 )
 
 
+_deserialize = hll_sketch.deserialize
+
+
 def _add(blob: bytes | None, items: Collection[str], lg_k: int) -> bytes | None:
     if not items:
         return blob
-    sk = hll_sketch(lg_k, _TYPE) if blob is None else hll_sketch.deserialize(blob)
+    sk = hll_sketch(lg_k, _TYPE) if blob is None else _deserialize(blob)
     # sorted: an HLL estimate (HIP) depends on insertion order, and set order on the
     # process's string hash seed; sorting keeps a replay's alerts the same in every process
     for item in sorted(items):
@@ -45,7 +48,11 @@ def _add(blob: bytes | None, items: Collection[str], lg_k: int) -> bytes | None:
 
 
 def _distinct(blobs: list[bytes | None], lg_k: int) -> float:
-    return _estimate([hll_sketch.deserialize(b) for b in blobs if b is not None], lg_k)
+    sketches = []
+    for b in blobs:
+        if b is not None:
+            sketches.append(_deserialize(b))
+    return _estimate(sketches, lg_k)
 
 
 def _estimate(sketches: list[hll_sketch], lg_k: int) -> float:
@@ -102,18 +109,26 @@ class Horizon:
         sensitive_requests: int,
     ) -> tuple[dict[str, float], float]:
         """Fold one window in; return ``(features, new_resource_ratio)``."""
+        # plain loops, no generator or comprehension: the compiled build (horizon.pxd)
+        # turns them into C loops over the rings' tuples
         lg_k = self.lg_k
         hb = int(window_start // HOUR_BUCKET)
         cutoff = hb - _HOUR_BUCKETS
-        hour = [b for b in self.hour if b[0] > cutoff]
+        hour: list[tuple[int, bytes | None, bytes | None, int, int]] = []
+        for b in self.hour:
+            if b[0] > cutoff:
+                hour.append(b)
         current = hour.pop() if hour and hour[-1][0] == hb else None
         if resources:
             # each resource sketch is opened once: for the count before this window, then
             # (the current bucket's, updated in place) for the count after it
-            older = [hll_sketch.deserialize(b[2]) for b in hour if b[2] is not None]
+            older = []
+            for b in hour:
+                if b[2] is not None:
+                    older.append(_deserialize(b[2]))
             res_sk = None
             if current is not None and current[2] is not None:
-                res_sk = hll_sketch.deserialize(current[2])
+                res_sk = _deserialize(current[2])
                 older.append(res_sk)
             # one union serves both counts: the current bucket only grows, so adding its
             # updated sketch to the union of before gives the union of after
@@ -128,8 +143,9 @@ class Horizon:
             if res_sk is None:
                 res_sk = hll_sketch(lg_k, _TYPE)
                 older.append(res_sk)
+            update = res_sk.update
             for item in sorted(resources):  # sorted: see _add
-                res_sk.update(item)
+                update(item)
             res_blob: bytes | None = bytes(res_sk.serialize_compact())
             if union is not None:
                 union.update(res_sk)
@@ -139,18 +155,26 @@ class Horizon:
             new = min(max((resources_1h - before) / len(resources), 0.0), 1.0)
         else:
             res_blob = None if current is None else current[2]
-            resources_1h = _distinct([b[2] for b in hour] + [res_blob], lg_k)
+            blobs = []
+            for b in hour:
+                blobs.append(b[2])
+            blobs.append(res_blob)
+            resources_1h = _distinct(blobs, lg_k)
             new = 0.0
         if current is None:
             sens_blob = _add(None, sensitive, lg_k)
             hour.append((hb, sens_blob, res_blob, sensitive_requests, 1))
         else:
-            _, sens, _, sreq, active = current
-            sens_blob = _add(sens, sensitive, lg_k)
-            hour.append((hb, sens_blob, res_blob, sreq + sensitive_requests, active + 1))
+            sens_blob = _add(current[1], sensitive, lg_k)
+            hour.append((hb, sens_blob, res_blob, current[3] + sensitive_requests, current[4] + 1))
         self.hour = tuple(hour)
         db = int(window_start // DAY_BUCKET)
-        day = [b for b in self.day if b[0] > db - _DAY_BUCKETS]
+        day_cutoff = db - _DAY_BUCKETS
+        day: list[tuple[int, bytes | None]] = []
+        any_sensitive = False
+        for d in self.day:
+            if d[0] > day_cutoff:
+                day.append(d)
         same_day = bool(day) and day[-1][0] == db
         blob = _add(day[-1][1] if same_day else None, sensitive, lg_k)
         if blob is not None and blob == sens_blob:
@@ -165,12 +189,22 @@ class Horizon:
         for b in hour:
             sreq_1h += b[3]
             active_1h += b[4]
-        if not any(b[1] for b in day):  # the day ring holds every sensitive id of the hour
+        for d in day:
+            if d[1]:
+                any_sensitive = True
+                break
+        if not any_sensitive:  # the day ring holds every sensitive id of the hour
             # no sensitive id in the last day (most accounts): nothing to open
             sens_1h = sens_24h = 0.0
         else:
-            sens_1h = _distinct([b[1] for b in hour], lg_k)
-            sens_24h = _distinct([b[1] for b in day], lg_k)
+            blobs = []
+            for b in hour:
+                blobs.append(b[1])
+            sens_1h = _distinct(blobs, lg_k)
+            blobs = []
+            for d in day:
+                blobs.append(d[1])
+            sens_24h = _distinct(blobs, lg_k)
         features = {
             "distinct_sensitive_1h": sens_1h,
             "distinct_sensitive_24h": sens_24h,
@@ -179,6 +213,11 @@ class Horizon:
             "active_windows_1h": float(active_1h),
         }
         return features, new
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # one format for both builds (a C class has no __slots__ to pickle); what earlier
+        # releases wrote (the state dict below) still loads through __setstate__
+        return (_restore, (self.lg_k, self.hour, self.day))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"lg_k": self.lg_k, "hour": self.hour, "day": self.day}
@@ -190,3 +229,9 @@ class Horizon:
 
     def __repr__(self) -> str:
         return f"Horizon(lg_k={self.lg_k}, hour={len(self.hour)}, day={len(self.day)})"
+
+
+def _restore(lg_k: int, hour: Any, day: Any) -> Horizon:
+    h = Horizon(lg_k)
+    h.hour, h.day = hour, day
+    return h

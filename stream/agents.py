@@ -25,7 +25,6 @@ from faust.types import TP, Message
 
 from detectors.config import DetectionConfig
 from stream.alerts import alert_key, encode_alert
-from stream.batches import decode_batch
 from stream.errors import CodecError
 from stream.metrics import Metrics
 from stream.runtime import AccountRuntime, EndpointRuntime, Outbox
@@ -236,8 +235,10 @@ class Agents:
     ) -> None:
         metrics = self.metrics
         started = time.perf_counter()
+        self.read_upto[(self.topology.batches, partition)] = offset
+        seen = self.accounts.duplicates
         try:
-            _source, offsets, rows = decode_batch(value)
+            out, events = self.accounts.on_message(partition, value, handle, offset)
         except CodecError as exc:
             # taken as an empty batch: acknowledged in turn, and the position moves on
             log.error(
@@ -247,12 +248,10 @@ class Agents:
                 offset,
                 exc,
             )
-            offsets, rows = [], []
-        self.read_upto[(self.topology.batches, partition)] = offset
-        seen = self.accounts.duplicates
-        await self.send(self.accounts.on_batch(partition, offsets, rows, handle, offset), "account")
+            out, events = self.accounts.on_batch(partition, [], [], handle, offset), 0
+        await self.send(out, "account")
         duplicates = self.accounts.duplicates - seen
-        metrics.events.labels("processed").inc(len(rows) - duplicates)
+        metrics.events.labels("processed").inc(events - duplicates)
         if duplicates:
             metrics.events.labels("duplicate").inc(duplicates)
         metrics.batch_latency.observe(time.perf_counter() - started)

@@ -21,16 +21,34 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from detectors.compiled import pure_requested
 from detectors.config import DetectionConfig
 from detectors.features import EndpointPartial, summary_from_dict, summary_to_dict
 from detectors.stages import AccountStage, EndpointStage, StageOutput, entity_state
-from stream.batches import Row
+from stream.batches import Row, decode_batch
 from stream.codec import JSONDecodeError, dumps, loads
 from stream.state import StateStore, dump_state, load_state, stage_key
 
 __all__ = ["MAX_STATS_BYTES", "AccountRuntime", "EndpointRuntime", "Outbox", "stats_messages"]
 
 log = logging.getLogger(__name__)
+
+
+def _fastingest() -> Any:
+    """The C ingest (``stream/fastingest.pyx``), or None where it cannot run: not built,
+    ``SCRAPEWATCH_PURE_PYTHON=1``, or ``detectors.stages`` running from its source (the
+    C ingest calls the compiled ``AccountStage`` directly)."""
+    if pure_requested():
+        return None
+    try:
+        from stream import fastingest
+    except Exception as exc:  # ImportError, or Cython's type check (ValueError, TypeError)
+        log.warning("the C ingest is not used (%s); batches are decoded in Python", exc)
+        return None
+    return fastingest
+
+
+_FAST = _fastingest()
 
 H = TypeVar("H")  # the handle of a message to acknowledge (a Faust event)
 
@@ -93,6 +111,12 @@ class _Partition(Generic[H]):
     #: restored stages: the last source offset the previous owner had read (its events in
     #: windows closed by then are in the restored state)
     seen_upto: int = -1
+    #: the C ingest of this stage (``stream.fastingest.Ingest``), None where it cannot run
+    fast: Any = None
+
+    def __post_init__(self) -> None:
+        if _FAST is not None:
+            self.fast = _FAST.Ingest(self.stage)
 
 
 class AccountRuntime(Generic[H]):
@@ -236,6 +260,26 @@ class AccountRuntime(Generic[H]):
             part = self.partitions[partition]
         return part
 
+    def on_message(
+        self, partition: int, raw: bytes, handle: H, message_offset: int | None = None
+    ) -> tuple[Outbox, int]:
+        """:meth:`on_batch` of one ``requests.batches`` message as it came; also returns
+        how many events it held. The C ingest (``stream.fastingest``) reads the usual
+        message straight into the stage; any other (a re-delivery, an unusual string, an
+        older format) is decoded in Python. Raises :class:`~stream.errors.CodecError` for
+        a message that is not a batch at all."""
+        part = self._part(partition)
+        fast = part.fast
+        if fast is not None:
+            done = fast.ingest(raw, max(part.last_offset, part.seen_upto))
+            if done is not None:
+                events, _first, last, max_ts = done
+                self._at(part, message_offset)
+                part.last_offset = last
+                return self._ingested(partition, part, handle, max_ts, message_offset), events
+        _source, offsets, rows = decode_batch(raw)
+        return self.on_batch(partition, offsets, rows, handle, message_offset), len(rows)
+
     def on_batch(
         self,
         partition: int,
@@ -248,10 +292,7 @@ class AccountRuntime(Generic[H]):
         ``Request``'s fields in order; ``message_offset`` its own offset in
         ``requests.batches``); close the windows its watermark allows."""
         part = self._part(partition)
-        if message_offset is not None and (
-            part.next_offset is None or message_offset >= part.next_offset
-        ):
-            part.next_offset = message_offset + 1
+        self._at(part, message_offset)
         stage = part.stage
         last = part.last_offset
         ingest = stage.ingest
@@ -277,9 +318,27 @@ class AccountRuntime(Generic[H]):
         # only once the windows its events sit in (in this stage) have closed
         max_ts = max([row[0] for row in rows]) if rows else float("-inf")
         part.last_offset = last
+        return self._ingested(partition, part, handle, max_ts, message_offset)
+
+    @staticmethod
+    def _at(part: _Partition[H], message_offset: int | None) -> None:
+        """Record that the message at ``message_offset`` was read (see :meth:`position`)."""
+        if message_offset is not None and (
+            part.next_offset is None or message_offset >= part.next_offset
+        ):
+            part.next_offset = message_offset + 1
+
+    def _ingested(
+        self,
+        partition: int,
+        part: _Partition[H],
+        handle: H,
+        max_ts: float,
+        message_offset: int | None,
+    ) -> Outbox:
         part.last_activity = time.monotonic()
         part.pending.append((handle, max_ts, message_offset))
-        return self._close(partition, part, stage.advance())
+        return self._close(partition, part, part.stage.advance())
 
     def tick(self, now: float, backlog: Callable[[int], bool] = lambda _p: False) -> Outbox:
         """Wall-clock pass: close the windows of partitions that went quiet.
