@@ -9,9 +9,9 @@ crosses partitions to be combined per endpoint.
 
 from __future__ import annotations
 
-import base64
 import heapq
 import math
+from binascii import a2b_base64, b2a_base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,7 +305,7 @@ class EndpointPartial:
             "requests": self.requests,
             "distinct_accounts": self.distinct_accounts,
             "top": [[e, c] for e, c in self.top],
-            "resources": base64.b64encode(self.resources).decode("ascii"),
+            "resources": b2a_base64(self.resources, newline=False).decode("ascii"),
             "sample_ids": list(self.sample_ids),
         }
 
@@ -319,9 +319,9 @@ class EndpointPartial:
             source=int(d["source"]),
             requests=int(d["requests"]),
             distinct_accounts=int(d["distinct_accounts"]),
-            top=tuple((str(e), int(c)) for e, c in d["top"]),
-            resources=base64.b64decode(d["resources"]),
-            sample_ids=tuple(str(s) for s in d.get("sample_ids", ())),
+            top=tuple([(str(e), int(c)) for e, c in d["top"]]),
+            resources=a2b_base64(d["resources"]),
+            sample_ids=tuple([str(s) for s in d.get("sample_ids", ())]),
         )
 
 
@@ -335,9 +335,9 @@ def combine_partials(
     the order a replay adds them in, and a worker, which gets them as they come, agrees.
     """
     parts = sorted(parts, key=lambda p: p.source)
-    requests = sum(p.requests for p in parts)
-    accounts = sum(p.distinct_accounts for p in parts)
-    top = tuple(sorted((kv for p in parts for kv in p.top), key=lambda kv: (-kv[1], kv[0]))[:top_k])
+    requests = sum([p.requests for p in parts])
+    accounts = sum([p.distinct_accounts for p in parts])
+    top = tuple(sorted([kv for p in parts for kv in p.top], key=lambda kv: (-kv[1], kv[0]))[:top_k])
     union = hll_union(lg_k)
     for p in parts:
         union.update(hll_sketch.deserialize(p.resources))
@@ -382,7 +382,7 @@ def summary_from_dict(d: dict[str, Any]) -> WindowSummary:
         distinct_sensitive=float(d["distinct_sensitive"]),
         sequential_walk=float(d["sequential_walk"]),
         interarrival_cv=None if cv is None else float(cv),
-        ip_prefixes=tuple(str(p) for p in d["ip_prefixes"]),
+        ip_prefixes=tuple([str(p) for p in d["ip_prefixes"]]),
         user_agent=None if d.get("user_agent") is None else str(d["user_agent"]),
         score=float(d.get("score", 0.0)),
     )

@@ -4,8 +4,14 @@
 import cython
 
 from detectors.features cimport AccountWindow, EndpointWindow
+from detectors.horizon cimport Horizon
 from detectors.routes cimport Routes
 from detectors.windows cimport WindowClock
+
+cdef class EntityState:
+    cdef public str entity_type
+    cdef public object baseline
+    cdef public Horizon horizon
 
 cdef class AccountStage:
     cdef public object config
@@ -31,3 +37,12 @@ cdef class AccountStage:
     cpdef fold(self, double ts, str ip, object account, str endpoint, tuple ids, bint sensitive,
                long status, object agent)
     cpdef ingest_all(self, object rows)
+    # once per entity per closed window: C calls, typed locals
+    cpdef EntityState _state(self, str entity, str entity_type)
+    @cython.locals(st=EntityState, x=dict, judged_by_self=bint, allowlisted=bint, flagged=bint,
+                   calibrators=tuple, scores=tuple)
+    cpdef _close_entity(self, str entity, AccountWindow acc, double start, double end,
+                        object out)
+    cpdef tuple _calibrators(self)
+    @cython.locals(st=EntityState, states=dict)
+    cpdef _expire(self, double now, object out)

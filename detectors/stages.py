@@ -464,7 +464,7 @@ class AccountStage:
         if cached is None or cached[0] is not decider:
             cached = self._cal_cache = (
                 decider,
-                tuple(decider.calibrator(name) for name in ACCOUNT_DETECTORS),
+                tuple([decider.calibrator(name) for name in ACCOUNT_DETECTORS]),
             )
         return cached[1]
 

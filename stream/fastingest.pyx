@@ -26,7 +26,7 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_New
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from detectors.routes cimport Routes
 from detectors.stages cimport AccountStage
@@ -82,6 +82,7 @@ cdef struct Table:
     Py_ssize_t mask
     Py_ssize_t used
     bint owns_keys
+    Py_ssize_t *order     # per-message tables: the used slots, to empty them quickly
 
 
 cdef inline uint64_t mix(uint64_t h) noexcept nogil:
@@ -112,10 +113,38 @@ cdef int table_init(Table *t, Py_ssize_t want, bint owns_keys) noexcept:
     while size < 2 * want:
         size *= 2
     t.slots = <Entry *>calloc(size, sizeof(Entry))
+    t.order = NULL
     if t.slots == NULL:
         return -1
+    if not owns_keys:
+        t.order = <Py_ssize_t *>malloc((size // 2 + 1) * sizeof(Py_ssize_t))
+        if t.order == NULL:
+            free(t.slots)
+            t.slots = NULL
+            return -1
     t.mask, t.used, t.owns_keys = size - 1, 0, owns_keys
     return 0
+
+
+cdef inline void table_note(Table *t, Entry *e) noexcept nogil:
+    """Count a slot just filled (and remember it, in a per-message table)."""
+    if t.order != NULL:
+        t.order[t.used] = e - t.slots
+    t.used += 1
+
+
+cdef void table_reset(Table *t) noexcept:
+    """Empty a per-message table: only the slots it used are visited."""
+    cdef Py_ssize_t i
+    cdef Entry *e
+    for i in range(t.used):
+        e = &t.slots[t.order[i]]
+        Py_DECREF(<object>e.obj)
+        if e.extra != NULL:
+            Py_DECREF(<object>e.extra)
+        e.obj = NULL
+        e.extra = NULL
+    t.used = 0
 
 
 cdef void table_clear(Table *t) noexcept:
@@ -137,7 +166,9 @@ cdef void table_clear(Table *t) noexcept:
 cdef void table_free(Table *t) noexcept:
     table_clear(t)
     free(t.slots)
+    free(t.order)
     t.slots = NULL
+    t.order = NULL
 
 
 cdef inline Entry *table_find(Table *t, const char *p, Py_ssize_t n, uint64_t h) noexcept nogil:
@@ -179,8 +210,9 @@ cdef int table_grow(Table *t) noexcept:
             while e.obj != NULL:  # the path table's keys are (path, method): probe on
                 e = &new.slots[(e - new.slots + 1) & new.mask]
             e[0] = t.slots[i]
-            new.used += 1
+            table_note(&new, e)
     free(t.slots)
+    free(t.order)
     t[0] = new
     return 0
 
@@ -206,7 +238,7 @@ cdef object interned(Table *t, const char *p, Py_ssize_t n):
     s = make_str(p, n)
     Py_INCREF(s)
     e.hash, e.key, e.n, e.obj, e.extra = h, p, n, <PyObject *>s, NULL
-    t.used += 1
+    table_note(t, e)
     return s
 
 
@@ -322,10 +354,30 @@ cdef inline const char *expect(const char *p, const char *end, char c) noexcept 
     return skip_ws(p + 1, end)
 
 
+cdef inline bint plain_ascii(const char *p, Py_ssize_t n) noexcept nogil:
+    """No byte below 0x20 or above 0x7f in ``p[:n]`` (eight at a time)."""
+    cdef uint64_t w
+    while n >= 8:
+        memcpy(&w, p, 8)
+        # a byte >= 0x80, or (for the others) one below 0x20
+        if (w & 0x8080808080808080ULL) or (
+            (w - 0x2020202020202020ULL) & ~w & 0x8080808080808080ULL
+        ):
+            return False
+        p += 8
+        n -= 8
+    while n:
+        if <unsigned char>p[0] < 0x20 or <unsigned char>p[0] >= 0x80:
+            return False
+        p += 1
+        n -= 1
+    return True
+
+
 cdef const char *read_string(const char *p, const char *end, Span *s) noexcept nogil:
-    """A string or null at ``p``; NULL to decline (an escape or a non-ASCII byte)."""
+    """A string or null at ``p``; NULL to decline (an escape, a control or non-ASCII byte)."""
     cdef const char *start
-    cdef unsigned char c
+    cdef const char *q
     if p >= end:
         return NULL
     if p[0] == b'n':
@@ -335,17 +387,12 @@ cdef const char *read_string(const char *p, const char *end, Span *s) noexcept n
         return NULL
     if p[0] != b'"':
         return NULL
-    p += 1
-    start = p
-    while p < end:
-        c = <unsigned char>p[0]
-        if c == b'"':
-            s.p, s.n = start, p - start
-            return p + 1
-        if c == b'\\' or c < 0x20 or c >= 0x80:
-            return NULL
-        p += 1
-    return NULL
+    start = p + 1
+    q = <const char *>memchr(start, b'"', end - start)
+    if q == NULL or memchr(start, b'\\', q - start) != NULL or not plain_ascii(start, q - start):
+        return NULL
+    s.p, s.n = start, q - start
+    return q + 1
 
 
 cdef double *_POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
@@ -560,14 +607,23 @@ cdef class Ingest:
 
     cdef AccountStage stage
     cdef Table endpoints
+    cdef Table strings    # per message (emptied after each): the strings it made
+    cdef Table paths      # per message: (path, method) -> endpoint, ids, sensitive
 
     def __cinit__(self, AccountStage stage):
         self.stage = stage
-        if table_init(&self.endpoints, 1024, True) < 0:
+        self.endpoints.slots = self.strings.slots = self.paths.slots = NULL
+        if (
+            table_init(&self.endpoints, 1024, True) < 0
+            or table_init(&self.strings, 8192, False) < 0
+            or table_init(&self.paths, 4096, False) < 0
+        ):
             raise MemoryError()
 
     def __dealloc__(self):
         table_free(&self.endpoints)
+        table_free(&self.strings)
+        table_free(&self.paths)
 
     cdef object endpoint(self, const char *key, Py_ssize_t n, int *sensitive):
         """The endpoint str of ``METHOD template`` (and whether it is sensitive)."""
@@ -595,7 +651,7 @@ cdef class Ingest:
         memcpy(copy, key, n)
         Py_INCREF(name)
         e.hash, e.key, e.n, e.obj, e.extra, e.flag = h, copy, n, <PyObject *>name, NULL, sensitive[0]
-        t.used += 1
+        table_note(t, e)
         return name
 
     def ingest(self, bytes raw, long long after):
@@ -613,8 +669,8 @@ cdef class Ingest:
         cdef Row *rows = NULL
         cdef Row *r
         cdef double max_ts = -1e308
-        cdef Table strings
-        cdef Table paths
+        cdef Table *strings = &self.strings
+        cdef Table *paths = &self.paths
         cdef char key[MAX_TEMPLATE]
         cdef Span ids[MAX_IDS]
         cdef Entry *e
@@ -634,8 +690,6 @@ cdef class Ingest:
         rows = <Row *>malloc(n_offsets * sizeof(Row))
         if rows == NULL:
             raise MemoryError()
-        strings.slots = NULL
-        paths.slots = NULL
         try:
             while n_rows < n_offsets:
                 if n_rows:
@@ -655,26 +709,25 @@ cdef class Ingest:
                 return None
 
             # 3. fold them in, in order
-            if table_init(&strings, 6 * n_rows + MAX_IDS, False) < 0:
-                raise MemoryError()
-            if table_init(&paths, n_rows, False) < 0:
-                raise MemoryError()
+            while 2 * n_rows > paths.mask + 1:  # one entry per row at most
+                if table_grow(paths) < 0:
+                    raise MemoryError()
             for i in range(n_rows):
                 r = &rows[i]
-                ip = interned(&strings, r.ip.p, r.ip.n)
-                account = None if r.account.n <= 0 else interned(&strings, r.account.p, r.account.n)
-                agent = None if r.agent.n <= 0 else interned(&strings, r.agent.p, r.agent.n)
+                ip = interned(strings, r.ip.p, r.ip.n)
+                account = None if r.account.n <= 0 else interned(strings, r.account.p, r.account.n)
+                agent = None if r.agent.n <= 0 else interned(strings, r.agent.p, r.agent.n)
                 if r.route.n > 0:  # the app's own route template: Routes.classify
-                    method = interned(&strings, r.method.p, r.method.n)
-                    route = interned(&strings, r.route.p, r.route.n)
-                    path_str = interned(&strings, r.path.p, r.path.n)
+                    method = interned(strings, r.method.p, r.method.n)
+                    route = interned(strings, r.route.p, r.route.n)
+                    path_str = interned(strings, r.path.p, r.path.n)
                     classified = routes.classify(method, path_str, route)
                     endpoint, ids_tuple, sensitive = classified
                     stage.fold(r.ts, ip, account, endpoint, ids_tuple, sensitive, r.status, agent)
                     continue
                 # the same method and path: the same endpoint and ids (per message)
                 h = strhash(r.path.p, r.path.n) * 31 + strhash(r.method.p, r.method.n)
-                e = path_find(&paths, r.path.p, r.path.n, r.method.p, r.method.n, h)
+                e = path_find(paths, r.path.p, r.path.n, r.method.p, r.method.n, h)
                 if e.obj != NULL:
                     endpoint, ids_tuple, sensitive = <object>e.obj, <object>e.extra, e.flag
                 else:
@@ -683,24 +736,24 @@ cdef class Ingest:
                     size = template_into(r.path.p, r.path.n, key + r.method.n + 1,
                                          MAX_TEMPLATE - r.method.n - 1, ids, &n_ids)
                     if size < 0:  # a path the C templater leaves to Routes
-                        method = interned(&strings, r.method.p, r.method.n)
-                        path_str = interned(&strings, r.path.p, r.path.n)
+                        method = interned(strings, r.method.p, r.method.n)
+                        path_str = interned(strings, r.path.p, r.path.n)
                         endpoint, ids_tuple, sensitive = routes.classify(method, path_str, None)
                     else:
                         endpoint = self.endpoint(key, r.method.n + 1 + size, &sensitive)
                         ids_tuple = PyTuple_New(n_ids)
                         for k in range(n_ids):
-                            s = interned(&strings, ids[k].p, ids[k].n)
+                            s = interned(strings, ids[k].p, ids[k].n)
                             Py_INCREF(s)
                             PyTuple_SET_ITEM(ids_tuple, k, s)
                     Py_INCREF(endpoint)
                     Py_INCREF(ids_tuple)
                     e.hash, e.key, e.n, e.key2, e.n2 = h, r.path.p, r.path.n, r.method.p, r.method.n
                     e.obj, e.extra, e.flag = <PyObject *>endpoint, <PyObject *>ids_tuple, sensitive
-                    paths.used += 1
+                    table_note(paths, e)
                 stage.fold(r.ts, ip, account, endpoint, ids_tuple, sensitive, r.status, agent)
         finally:
             free(rows)
-            table_free(&strings)
-            table_free(&paths)
+            table_reset(strings)
+            table_reset(paths)
         return n_rows, first, last, max_ts
