@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-__all__ = ["STATE_VERSION", "Detector", "Features", "VersionedState", "check_state_version"]
+__all__ = [
+    "STATE_VERSION",
+    "Detector",
+    "Features",
+    "Record",
+    "VersionedState",
+    "check_state_version",
+]
 
 Features = Mapping[str, float]
 
@@ -65,3 +72,48 @@ class VersionedState:
     def __setstate__(self, state: dict[str, Any]) -> None:
         check_state_version(f"{type(self).__name__} state", state)
         self.__dict__.update(state)
+
+
+class Record:
+    """A small value object: its ``_fields`` (its ``__slots__``, in order) are compared,
+    hashed, shown and pickled as a tuple.
+
+    For the records made once per endpoint or account window (``EndpointPartial``,
+    ``WindowSummary``): a frozen dataclass's ``__init__`` is written by ``dataclasses`` at
+    import and runs as interpreted Python even in the compiled build, about ten times the
+    cost of the plain ``__init__`` a subclass writes. Fields are not reassigned after
+    ``__init__`` (by convention: enforcing it would cost as much again).
+
+    >>> class P(Record):
+    ...     _fields = __slots__ = ("x", "y")
+    ...     def __init__(self, x, y): self.x, self.y = x, y
+    >>> P(1, "a") == P(1, "a"), P(1, "a"), hash(P(1, "a")) == hash(P(1, "a"))
+    (True, P(x=1, y='a'), True)
+    """
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def fields(self) -> tuple[Any, ...]:
+        """The field values, in order."""
+        return tuple([getattr(self, name) for name in self._fields])
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __repr__(self) -> str:
+        body = ", ".join([f"{name}={getattr(self, name)!r}" for name in self._fields])
+        return f"{type(self).__name__}({body})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self.fields())
+
+    def __setstate__(self, state: Any) -> None:
+        # pickles of the frozen dataclass these records were before: its field values
+        for name, value in zip(self._fields, state, strict=True):
+            object.__setattr__(self, name, value)

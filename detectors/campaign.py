@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from statistics import median
 
-from detectors.base import VersionedState
+from detectors.base import Record, VersionedState
 
 __all__ = ["Campaign", "CampaignCorrelator", "WindowSummary", "ip_prefix"]
 
@@ -36,8 +36,7 @@ def ip_prefix(ip: str) -> str:
     return str(ipaddress.ip_network(f"{addr}/{bits}", strict=False))
 
 
-@dataclass(frozen=True, slots=True)
-class WindowSummary:
+class WindowSummary(Record):
     """What the correlator needs from one account window (built by the engine).
 
     ``route`` is the account's top sensitive route in the window (or its top route);
@@ -45,18 +44,50 @@ class WindowSummary:
     is the account's own best detector score for the window (evidence only).
     """
 
-    entity: str
-    entity_type: str
-    start: float
-    end: float
-    route: str
-    requests: float
-    distinct_sensitive: float
-    sequential_walk: float
-    interarrival_cv: float | None
-    ip_prefixes: tuple[str, ...]
-    user_agent: str | None
-    score: float = 0.0
+    #: the fields in order: ``__init__``'s, and that of pickles (see ``Record``)
+    _fields = (
+        "entity",
+        "entity_type",
+        "start",
+        "end",
+        "route",
+        "requests",
+        "distinct_sensitive",
+        "sequential_walk",
+        "interarrival_cv",
+        "ip_prefixes",
+        "user_agent",
+        "score",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917  (the fields, in order, as the dataclass it was took them)
+        self,
+        entity: str,
+        entity_type: str,
+        start: float,
+        end: float,
+        route: str,
+        requests: float,
+        distinct_sensitive: float,
+        sequential_walk: float,
+        interarrival_cv: float | None,
+        ip_prefixes: tuple[str, ...],
+        user_agent: str | None,
+        score: float = 0.0,
+    ) -> None:
+        self.entity = entity
+        self.entity_type = entity_type
+        self.start = start
+        self.end = end
+        self.route = route
+        self.requests = requests
+        self.distinct_sensitive = distinct_sensitive
+        self.sequential_walk = sequential_walk
+        self.interarrival_cv = interarrival_cv
+        self.ip_prefixes = ip_prefixes
+        self.user_agent = user_agent
+        self.score = score
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ __all__ = ["COMPILED_MODULES", "NATIVE_MODULES", "PURE_ENV", "compiled_status", 
 
 #: Modules that every event or every window goes through (plain Python, compiled as is).
 COMPILED_MODULES: tuple[str, ...] = (
+    "detectors.base",
     "detectors.baseline",
     "detectors.campaign",
     "detectors.decision",

@@ -12,11 +12,11 @@ from __future__ import annotations
 import heapq
 import math
 from binascii import a2b_base64, b2a_base64
-from dataclasses import dataclass
 from typing import Any
 
 from datasketches import hll_sketch, hll_union, tgt_hll_type
 
+from detectors.base import Record
 from detectors.campaign import WindowSummary
 
 __all__ = [
@@ -277,23 +277,48 @@ class EndpointWindow:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointPartial:
+class EndpointPartial(Record):
     """Per-partition counts of one endpoint in one window (crosses Kafka as JSON).
 
     Accounts are partitioned by key, so ``distinct_accounts`` and the top contributors
     combine exactly across partitions; distinct resources travel as an HLL sketch.
     """
 
-    endpoint: str
-    start: float
-    end: float
-    source: int
-    requests: int
-    distinct_accounts: int
-    top: tuple[tuple[str, int], ...]
-    resources: bytes
-    sample_ids: tuple[str, ...] = ()
+    #: the fields in order: ``__init__``'s, and that of pickles (see ``Record``)
+    _fields = (
+        "endpoint",
+        "start",
+        "end",
+        "source",
+        "requests",
+        "distinct_accounts",
+        "top",
+        "resources",
+        "sample_ids",
+    )
+    __slots__ = _fields
+
+    def __init__(  # noqa: PLR0917  (the fields, in order, as the dataclass it was took them)
+        self,
+        endpoint: str,
+        start: float,
+        end: float,
+        source: int,
+        requests: int,
+        distinct_accounts: int,
+        top: tuple[tuple[str, int], ...],
+        resources: bytes,
+        sample_ids: tuple[str, ...] = (),
+    ) -> None:
+        self.endpoint = endpoint
+        self.start = start
+        self.end = end
+        self.source = source
+        self.requests = requests
+        self.distinct_accounts = distinct_accounts
+        self.top = top
+        self.resources = resources
+        self.sample_ids = sample_ids
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (the sketch base64-encoded)."""

@@ -101,7 +101,7 @@ def test_flash_sale_makes_no_campaign() -> None:
             # same shop, same small set of prefixes and agents, but nothing sensitive
             shopper = WindowSummary(
                 **{
-                    **{f: getattr(shopper, f) for f in shopper.__dataclass_fields__},
+                    **dict(zip(shopper._fields, shopper.fields(), strict=True)),
                     "ip_prefixes": (PREFIXES[j % 3],),
                     "interarrival_cv": rng.uniform(0.9, 2.5),
                 }

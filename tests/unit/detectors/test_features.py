@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 
 import pytest
 
@@ -115,3 +117,29 @@ def test_combined_endpoint_counts_do_not_depend_on_arrival_order() -> None:
         for order in itertools.permutations(parts)
     }
     assert len(results) == 1
+
+
+# pickled by a release where both records were frozen dataclasses (an endpoint stage
+# checkpoint holds them): they must still load
+_DATACLASS_PICKLE = (
+    "gAWVCQEAAAAAAACMEmRldGVjdG9ycy5mZWF0dXJlc5SMD0VuZHBvaW50UGFydGlhbJSTlCmBlF2UKIwLR0VUIC91"
+    "L3tpZH2UR0BOAAAAAAAAR0BeAAAAAAAASwJLB0sDjAFhlEsEhpSMAWKUSwOGlIaUQwIBApSMATGUjAEylIaUZWKM"
+    "EmRldGVjdG9ycy5jYW1wYWlnbpSMDVdpbmRvd1N1bW1hcnmUk5QpgZRdlCiMBGFjY3SUjAdhY2NvdW50lEdATgAA"
+    "AAAAAEdAXgAAAAAAAGgFR0AcAAAAAAAAR0AIAAAAAAAARz/wAAAAAAAATowLMTAuMC4wLjAvMjSUhZSMAnVhlEdA"
+    "BAAAAAAAAGVihpQu"
+)
+
+
+def test_partials_and_summaries_are_values_that_pickle_and_load_old_pickles() -> None:
+    p = EndpointPartial("GET /u/{id}", 60.0, 120.0, 2, 7, 3, (("a", 4), ("b", 3)), b"\x01\x02",
+                        ("1", "2"))  # fmt: skip
+    s = WindowSummary("acct", "account", 60.0, 120.0, "GET /u/{id}", 7.0, 3.0, 1.0, None,
+                      ("10.0.0.0/24",), "ua", 2.5)  # fmt: skip
+    assert pickle.loads(base64.b64decode(_DATACLASS_PICKLE)) == (p, s)
+    for record in (p, s):
+        back = pickle.loads(pickle.dumps(record))
+        assert back == record and hash(back) == hash(record) and back is not record
+        assert repr(record).startswith(type(record).__name__ + "(")
+    assert p != EndpointPartial(*p.fields()[:-1]) and p.sample_ids == ("1", "2")
+    assert s.score == 2.5 and WindowSummary(*s.fields()[:-1]).score == 0.0
+    assert (p == s) is False
