@@ -19,11 +19,14 @@ __all__ = ["FETCH_MAX_BYTES_PER_PARTITION", "FETCH_MAX_WAIT_MS", "create_app"]
 #: broker: a fetch that waits for an empty partition (Faust's own ``__assignor-__leader``
 #: topic is always empty) holds back the next fetch of ``requests.batches`` for as long.
 #: At 1500 ms a worker spent most of its time waiting for input (``make bench``: 90,000
-#: events/s and 1.1x for two workers; README, Performance).
+#: events/s and 1.1x for two workers; README, Performance). The price of a short wait is an
+#: idle worker's polling: 6% of a core at 20 ms, 2% at 100 ms (which was slower under load).
 FETCH_MAX_WAIT_MS = 20
-#: Most bytes one fetch brings per partition (Faust's default is 1 MiB): a batch message
-#: carries about 2,000 events, so each fetch cycle brings tens of thousands per partition.
-FETCH_MAX_BYTES_PER_PARTITION = 4 * 1024 * 1024
+#: Most bytes one fetch brings per partition (Faust's default, stated): with the short wait
+#: above, 4 MiB fetched no faster, and the worker held ~300 MB more in prefetched batches
+#: at a million accounts (``scrapewatch bench --accounts 1000000``: 1,042 bytes per account
+#: against 742).
+FETCH_MAX_BYTES_PER_PARTITION = 1024 * 1024
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
