@@ -6,6 +6,10 @@ from typing import Any, Final
 BATCH_FORMAT_VERSION: Final[int]
 LIMITS: Final[dict[str, int]]
 
+class RequestParser:
+    def __init__(self, reference: Callable[[bytes | None], Any]) -> None: ...
+    def __call__(self, raw: bytes | bytearray | memoryview | None) -> Any: ...
+
 def encode_messages(
     messages: list[Any], reference: Callable[[bytes | None], Any], max_events: int
 ) -> tuple[

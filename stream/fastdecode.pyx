@@ -23,8 +23,11 @@ integer ``ts`` gets ``.0``, so it decodes as the float the reference would write
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.bytes cimport PyBytes_CheckExact
+from cpython.unicode cimport PyUnicode_1BYTE_DATA, PyUnicode_New
+
+from detectors.events import Request
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 cdef extern from "<arpa/inet.h>" nogil:
     int inet_pton(int af, const char *src, void *dst)
@@ -34,15 +37,9 @@ cdef extern from "<sys/socket.h>" nogil:
     int AF_INET
     int AF_INET6
 
-cdef extern from "<locale.h>" nogil:
-    ctypedef void *locale_t
-    locale_t newlocale(int category_mask, const char *locale, locale_t base)
-    int LC_ALL_MASK
+include "jsontext.pxi"
 
-cdef extern from "<stdlib.h>" nogil:
-    double strtod_l(const char *nptr, char **endptr, locale_t loc)
-
-__all__ = ["BATCH_FORMAT_VERSION", "encode_messages"]
+__all__ = ["BATCH_FORMAT_VERSION", "RequestParser", "encode_messages"]
 
 #: The ``requests.batches`` format written (``stream.batches.BATCH_FORMAT_VERSION``).
 BATCH_FORMAT_VERSION = 2
@@ -100,7 +97,6 @@ DEF M_ROW = 1       # a valid event: its row is in the scratch buffer
 DEF M_DECLINED = 2  # for the reference validator
 DEF M_REJECTED = 3  # the reference rejected it
 
-cdef locale_t _C_LOCALE = newlocale(LC_ALL_MASK, "C", NULL)
 
 cdef extern from *:
     """
@@ -186,19 +182,14 @@ cdef const char *scan_value(const char *p, const char *end, Value *v) noexcept n
         return NULL
     c = <unsigned char>p[0]
     if c == b'"':
-        p += 1
-        start = p
-        while p < end:
-            c = <unsigned char>p[0]
-            if c == b'"':
-                v.p, v.n, v.kind = start, p - start, K_STRING
-                return p + 1
-            # escapes, control characters (invalid JSON) and non-ASCII (UTF-8 to check,
-            # characters to count) are the reference's to judge
-            if c == b'\\' or c < 0x20 or c >= 0x7f:
-                return NULL
-            p += 1
-        return NULL
+        start = p + 1
+        p = <const char *>memchr(start, b'"', end - start)
+        # escapes, control characters (invalid JSON) and non-ASCII (UTF-8 to check,
+        # characters to count) are the reference's to judge
+        if p == NULL or not plain_ascii(start, p - start):
+            return NULL
+        v.p, v.n, v.kind = start, p - start, K_STRING
+        return p + 1
     if c == b'-' or is_digit(<char>c):
         start = p
         v.kind = K_INT
@@ -279,13 +270,13 @@ cdef int field_of(const char *k, Py_ssize_t n) noexcept nogil:
 cdef bint finite_number(Value *v) noexcept nogil:
     """Whether a number the contract does not read is one its JSON parser takes: orjson
     refuses a literal beyond the double range (it keeps other integers, as floats)."""
-    cdef char *stop
+    cdef bint ok
     cdef double x
     if v.kind == K_INT:
         return v.n <= 300
     if v.kind == K_FLOAT:
-        x = strtod_l(v.p, &stop, _C_LOCALE)
-        return -1e300 < x < 1e300  # NaN: False; near the limit: the reference's to say
+        x = literal_double(v.p, v.n, &ok)
+        return ok and -1e300 < x < 1e300  # NaN: False; near the limit: the reference's
     return True
 
 
@@ -360,20 +351,31 @@ cdef int put_optional(Buf *b, Value *v) noexcept nogil:
     return buf_put(b, b"\"", 1)
 
 
-cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
-    """Append the batch row of one message to ``out``: 1 done, 0 declined, -1 no memory."""
-    cdef Value fields[N_FIELDS]
+cdef struct Event:       # one message's event, validated: spans into it, numbers read
+    Value fields[N_FIELDS]
+    bint ts_int         # the time came as a JSON integer
+    double ts
+    long status
+    char ip[IP_CHARS + 1]
+    Py_ssize_t ip_n     # the canonical client IP (IPv6 rewritten by inet_ntop)
+    const char *method  # canonical (upper case)
+    Py_ssize_t method_n
+    const char *path    # without its query string or fragment
+    Py_ssize_t path_n
+
+
+cdef bint validate(const char *data, Py_ssize_t size, Event *e) noexcept nogil:
+    """Whether one message is an event this module judges (and then ``e``): False to
+    decline it to the reference."""
+    cdef Value *fields = e.fields
     cdef Value *v
     cdef long long n
     cdef double ts
-    cdef char *stop
-    cdef char ip[IP_CHARS + 1]
+    cdef bint ok
     cdef char canonical[48]
     cdef unsigned char packed[16]
-    cdef Py_ssize_t ip_n, path_n, method_n = 0, i, m
-    cdef const char *path
-    cdef const char *method = NULL
-    cdef bint ts_int
+    cdef Py_ssize_t i, m
+    cdef char *ip = e.ip
     if size > MAX_MESSAGE_BYTES or not scan_object(data, data + size, fields):
         return 0
 
@@ -382,16 +384,16 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
         n = digits(v.p, v.n)
         if n < TS_MIN or n >= TS_MAX:
             return 0
-        ts_int = True
+        e.ts_int, e.ts = True, <double>n
     elif v.kind == K_FLOAT:
         if v.n > 64:
             return 0
-        ts = strtod_l(v.p, &stop, _C_LOCALE)
-        # a second's margin at both ends: the reference's JSON parser, not strtod, has
-        # the last word on a literal that rounds to a limit
-        if stop != v.p + v.n or not (TS_MIN + 1.0 <= ts < TS_MAX - 1.0):  # NaN: False
+        ts = literal_double(v.p, v.n, &ok)
+        # a second's margin at both ends: the reference's JSON parser has the last word
+        # on a literal that rounds to a limit
+        if not ok or not (TS_MIN + 1.0 <= ts < TS_MAX - 1.0):  # NaN: False
             return 0
-        ts_int = False
+        e.ts_int, e.ts = False, ts
     else:
         return 0  # an RFC 3339 string, or not a time
 
@@ -400,7 +402,7 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
         return 0
     memcpy(ip, v.p, v.n)
     ip[v.n] = 0
-    ip_n = v.n
+    e.ip_n = v.n
     for i in range(v.n):
         if ip[i] == b':':
             if inet_pton(AF_INET6, ip, packed) != 1:
@@ -412,10 +414,10 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
                 return 0  # ::/96 and ::ffff:0:0/96: the reference writes them dotted
             if inet_ntop(AF_INET6, packed, canonical, sizeof(canonical)) == NULL:
                 return 0
-            ip_n = 0
-            while canonical[ip_n] != 0:
-                ip_n += 1
-            memcpy(ip, canonical, ip_n)
+            e.ip_n = 0
+            while canonical[e.ip_n] != 0:
+                e.ip_n += 1
+            memcpy(ip, canonical, e.ip_n)
             break
     else:
         if inet_pton(AF_INET, ip, packed) != 1:
@@ -428,7 +430,7 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
         if v.n == sw_method_lens[i] and (
             memcmp(v.p, sw_methods[i], v.n) == 0 or memcmp(v.p, sw_lower_methods[i], v.n) == 0
         ):
-            method, method_n = sw_methods[i], sw_method_lens[i]
+            e.method, e.method_n = sw_methods[i], sw_method_lens[i]
             break
     else:
         return 0  # any other token: the reference checks and upper-cases it
@@ -436,10 +438,10 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
     v = &fields[F_PATH]
     if v.kind != K_STRING or v.n == 0 or v.n > PATH_CHARS or v.p[0] != b'/':
         return 0
-    path, path_n = v.p, v.n
+    e.path, e.path_n = v.p, v.n
     for i in range(v.n):  # printable ASCII (0x7f and above are declined by the scanner)
-        if path[i] == b'?' or path[i] == b'#':
-            path_n = i
+        if v.p[i] == b'?' or v.p[i] == b'#':
+            e.path_n = i
             break
 
     v = &fields[F_STATUS]
@@ -448,6 +450,7 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
     n = digits(v.p, v.n)
     if n < 100 or n > 599:
         return 0
+    e.status = <long>n
 
     if not (
         optional_string(&fields[F_ACCOUNT], ACCOUNT_CHARS)
@@ -466,19 +469,29 @@ cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
     elif v.kind != 0 and v.kind != K_NULL:
         return 0
 
+    return 1
+
+
+cdef int encode_row(const char *data, Py_ssize_t size, Buf *out) noexcept nogil:
+    """Append the batch row of one message to ``out``: 1 done, 0 declined, -1 no memory."""
+    cdef Event e
+    cdef Value *fields = e.fields
+    cdef Value *v
+    if not validate(data, size, &e):
+        return 0
     # [ts,"ip","METHOD","path",status,account,route,bytes,user_agent,session,referer]
     v = &fields[F_TS]
     if buf_put(out, b"[", 1) < 0 or buf_put(out, v.p, v.n) < 0:
         return -1
-    if ts_int and buf_put(out, b".0", 2) < 0:
+    if e.ts_int and buf_put(out, b".0", 2) < 0:
         return -1
     if (
         buf_put(out, b",\"", 2) < 0
-        or buf_put(out, ip, ip_n) < 0
+        or buf_put(out, e.ip, e.ip_n) < 0
         or buf_put(out, b"\",\"", 3) < 0
-        or buf_put(out, method, method_n) < 0
+        or buf_put(out, e.method, e.method_n) < 0
         or buf_put(out, b"\",\"", 3) < 0
-        or buf_put(out, path, path_n) < 0
+        or buf_put(out, e.path, e.path_n) < 0
         or buf_put(out, b"\",", 2) < 0
         or buf_put(out, fields[F_STATUS].p, 3) < 0
         or put_optional(out, &fields[F_ACCOUNT]) < 0
@@ -650,3 +663,79 @@ def encode_messages(list messages, object reference, Py_ssize_t max_events):
         free(scratch.data)
         free(out.data)
     return batches, rejected, errors, positions, (valid, declined)
+
+
+cdef object ascii_str(const char *p, Py_ssize_t n):
+    cdef object s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_1BYTE_DATA(s), p, n)
+    return s
+
+
+cdef object optional_str(Value *v):
+    if v.kind != K_STRING or v.n == 0:
+        return None
+    return ascii_str(v.p, v.n)
+
+
+cdef object _new_tuple = tuple.__new__
+cdef tuple _METHOD_NAMES = ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                            "TRACE", "PATCH")
+
+
+cdef class RequestParser:
+    """``parse_event`` of one message value, by this module where it can: ``reference(raw)``
+    judges what it declines (``stream.events.parse_event``), so the answer, a ``Request``
+    or a ``Rejection``, is always the reference's. What ``scrapewatch replay`` parses its
+    JSON lines with.
+
+    >>> from stream.events import parse_event
+    >>> RequestParser(parse_event)(b'{"ts": 1714564800, "client_ip": "10.0.0.1", '
+    ...                            b'"method": "get", "path": "/u/7?x=1", "status": 200}')[:4]
+    (1714564800.0, '10.0.0.1', 'GET', '/u/7')
+    """
+
+    cdef object reference
+    cdef dict _methods
+
+    def __init__(self, reference):
+        self.reference = reference
+        self._methods = {}
+
+    def __call__(self, raw):
+        cdef Event e
+        cdef Value *v
+        cdef unsigned long long size = 0
+        cdef Py_ssize_t i
+        cdef object nbytes, method
+        if not PyBytes_CheckExact(raw) or not validate(
+            PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw), &e
+        ):
+            return self.reference(raw)
+        v = &e.fields[F_BYTES]
+        if v.kind == K_INT:
+            for i in range(v.n):
+                size = size * 10 + <unsigned long long>(v.p[i] - 48)
+            nbytes = size
+        else:
+            nbytes = None
+        method = None
+        for i in range(9):
+            if e.method == sw_methods[i]:
+                method = _METHOD_NAMES[i]
+                break
+        return _new_tuple(
+            Request,
+            (
+                e.ts,
+                ascii_str(e.ip, e.ip_n),
+                method,
+                ascii_str(e.path, e.path_n),
+                e.status,
+                optional_str(&e.fields[F_ACCOUNT]),
+                optional_str(&e.fields[F_ROUTE]),
+                nbytes,
+                optional_str(&e.fields[F_AGENT]),
+                optional_str(&e.fields[F_SESSION]),
+                optional_str(&e.fields[F_REFERER]),
+            ),
+        )

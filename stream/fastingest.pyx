@@ -31,17 +31,10 @@ from libc.string cimport memchr, memcmp, memcpy
 from detectors.routes cimport Routes
 from detectors.stages cimport AccountStage
 
-cdef extern from "<locale.h>" nogil:
-    ctypedef void *locale_t
-    locale_t newlocale(int category_mask, const char *locale, locale_t base)
-    int LC_ALL_MASK
-
-cdef extern from "<stdlib.h>" nogil:
-    double strtod_l(const char *nptr, char **endptr, locale_t loc)
+include "jsontext.pxi"
 
 __all__ = ["Ingest", "parse_number", "template"]
 
-cdef locale_t _C_LOCALE = newlocale(LC_ALL_MASK, "C", NULL)
 
 DEF MAX_IDS = 64           # more id segments in one path: Routes classifies it
 DEF MAX_TEMPLATE = 16384   # longer "METHOD template" texts: likewise
@@ -354,26 +347,6 @@ cdef inline const char *expect(const char *p, const char *end, char c) noexcept 
     return skip_ws(p + 1, end)
 
 
-cdef inline bint plain_ascii(const char *p, Py_ssize_t n) noexcept nogil:
-    """No byte below 0x20 or above 0x7f in ``p[:n]`` (eight at a time)."""
-    cdef uint64_t w
-    while n >= 8:
-        memcpy(&w, p, 8)
-        # a byte >= 0x80, or (for the others) one below 0x20
-        if (w & 0x8080808080808080ULL) or (
-            (w - 0x2020202020202020ULL) & ~w & 0x8080808080808080ULL
-        ):
-            return False
-        p += 8
-        n -= 8
-    while n:
-        if <unsigned char>p[0] < 0x20 or <unsigned char>p[0] >= 0x80:
-            return False
-        p += 1
-        n -= 1
-    return True
-
-
 cdef const char *read_string(const char *p, const char *end, Span *s) noexcept nogil:
     """A string or null at ``p``; NULL to decline (an escape, a control or non-ASCII byte)."""
     cdef const char *start
@@ -389,79 +362,43 @@ cdef const char *read_string(const char *p, const char *end, Span *s) noexcept n
         return NULL
     start = p + 1
     q = <const char *>memchr(start, b'"', end - start)
-    if q == NULL or memchr(start, b'\\', q - start) != NULL or not plain_ascii(start, q - start):
+    if q == NULL or not plain_ascii(start, q - start):
         return NULL
     s.p, s.n = start, q - start
     return q + 1
 
 
-cdef double *_POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-                       1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
-
-
 cdef const char *read_number(const char *p, const char *end, double *x) noexcept nogil:
-    """A JSON number at ``p``, as the nearest double (what strtod and orjson give).
-
-    Most times in a batch have at most 16 significant digits: their digits as an integer
-    below 2**53 and a power of ten up to 22 are exact doubles, so one multiplication or
-    division rounds correctly (Clinger's fast path). Any other number goes to strtod.
-    """
+    """A JSON number at ``p``, as the nearest double (``literal_double``); NULL for what
+    JSON's grammar refuses (a leading zero, no digit after the point or in the exponent),
+    which orjson refuses too."""
     cdef const char *start = p
     cdef const char *q = p
-    cdef char *stop
-    cdef unsigned long long m = 0
-    cdef int digits = 0, e10 = 0, e = 0, esign = 1
-    cdef bint negative = False
-    if p >= end or not (p[0] == b'-' or b'0' <= p[0] <= b'9'):
-        return NULL
-    if q[0] == b'-':
-        negative = True
+    cdef bint ok
+    if q < end and q[0] == b'-':
         q += 1
-    # JSON's grammar, strictly (what orjson refuses is declined): no leading zero, digits
-    # after the point and in the exponent
     if q >= end or not (b'0' <= q[0] <= b'9'):
         return NULL
     if q[0] == b'0' and q + 1 < end and b'0' <= q[1] <= b'9':
         return NULL
     while q < end and b'0' <= q[0] <= b'9':
-        if m or q[0] != b'0':
-            digits += 1
-        if digits <= 19:
-            m = m * 10 + (q[0] - 48)
         q += 1
     if q < end and q[0] == b'.':
         q += 1
         if q >= end or not (b'0' <= q[0] <= b'9'):
             return NULL
         while q < end and b'0' <= q[0] <= b'9':
-            if m or q[0] != b'0':
-                digits += 1
-            if digits <= 19:
-                m = m * 10 + (q[0] - 48)
-                e10 -= 1
             q += 1
     if q < end and (q[0] == b'e' or q[0] == b'E'):
         q += 1
         if q < end and (q[0] == b'+' or q[0] == b'-'):
-            if q[0] == b'-':
-                esign = -1
             q += 1
         if q >= end or not (b'0' <= q[0] <= b'9'):
             return NULL
         while q < end and b'0' <= q[0] <= b'9':
-            if e < 100000:
-                e = e * 10 + (q[0] - 48)
             q += 1
-        e10 += esign * e
-    if digits <= 19 and m <= 9007199254740992ULL and -22 <= e10 <= 22:
-        x[0] = <double>m * _POW10[e10] if e10 >= 0 else <double>m / _POW10[-e10]
-        if negative:
-            x[0] = -x[0]
-        return q
-    x[0] = strtod_l(start, &stop, _C_LOCALE)  # the same text: the grammar is checked
-    if stop != q:
-        return NULL
-    return q
+    x[0] = literal_double(start, q - start, &ok)
+    return q if ok else NULL
 
 
 def parse_number(bytes text):

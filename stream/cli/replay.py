@@ -24,7 +24,8 @@ from detectors.evaluation import check, evaluate, format_table, targets_dict
 from detectors.events import Request
 from detectors.replay import ReplayStats, replay
 from stream import codec
-from stream.events import Rejection, event_from_obj, parse_event
+from stream.decoder import event_parser
+from stream.events import Rejection, event_from_obj
 from stream.process import tune_gc
 
 __all__ = ["BadLogLine", "combined_parser", "register", "run_replay"]
@@ -99,7 +100,7 @@ def run_replay(
 ) -> ReplayStats:
     """Replay ``events`` (a file path) and pass each alert to ``emit``."""
     tune_gc()
-    parse: Callable[[bytes], Any] = parse_event if fmt == "jsonl" else combined_parser()
+    parse: Callable[[bytes], Any] = event_parser() if fmt == "jsonl" else combined_parser()
     with events.open("rb") as fp:
         lines: Iterable[bytes] = fp
         return replay(

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from stream import events
 from stream.batches import decode_batch
 from stream.codec import dumps
-from stream.decoder import ForwardBatch, forward_batch, native_available
+from stream.decoder import ForwardBatch, event_parser, forward_batch, native_available
+from stream.events import parse_event
 
 from .eventkit import event
 
@@ -80,11 +81,17 @@ def _view(batch: ForwardBatch) -> dict[str, Any]:
 
 
 def both(msgs: list[Msg], max_events: int = 2000) -> tuple[ForwardBatch, ForwardBatch]:
-    """Forward ``msgs`` with the C stage and with the reference; assert they agree."""
+    """Forward ``msgs`` with the C stage and with the reference; assert they agree, and
+    that the C parser of single events (what replay uses) answers as ``parse_event``."""
     fast = forward_batch(msgs, max_events, rejected_at=0.0, native=True)
     slow = forward_batch(msgs, max_events, rejected_at=0.0, native=False)
     assert _view(fast) == _view(slow)
     assert slow.native == 0
+    parser = fastdecode.RequestParser(parse_event)
+    for msg in msgs:
+        if msg.error() is None:
+            value = msg.value()
+            assert repr(parser(value)) == repr(parse_event(value)), value
     return fast, slow
 
 
@@ -372,3 +379,7 @@ def test_corrupted_events_get_the_same_verdict_and_row():
         msgs.append(Msg(bytes(value), i, partition=i % 4))
     fast, _ = both(msgs, max_events=100)
     assert 0 < fast.native < fast.results["valid"] + fast.results["rejected"]
+
+
+def test_replay_parses_with_the_c_parser_where_it_is_built():
+    assert isinstance(event_parser(), fastdecode.RequestParser) == native_available()
