@@ -140,12 +140,7 @@ def decode_messages(
     for msg in messages:
         error = msg.error()
         if error is not None:
-            if _code(error) == _PARTITION_EOF:
-                continue
-            kafka_error += 1
-            where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
-            batch.kafka_errors.append(f"{where}: {error}")
-            log.warning("Kafka error instead of a message at %s: %s", where, error)
+            kafka_error += _kafka_error(msg, error, batch.kafka_errors)
             continue
         value = msg.value()
         partition = msg.partition() or 0
@@ -286,13 +281,7 @@ def _forward_native(
     )
     kafka_error = 0
     for msg in errors:
-        error = msg.error()
-        if _code(error) == _PARTITION_EOF:
-            continue
-        kafka_error += 1
-        where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
-        out.kafka_errors.append(f"{where}: {error}")
-        log.warning("Kafka error instead of a message at %s: %s", where, error)
+        kafka_error += _kafka_error(msg, msg.error(), out.kafka_errors)
     if rejected:
         now = time() if rejected_at is None else rejected_at
         reasons = out.reasons
@@ -376,6 +365,17 @@ def _failed(exc: Exception, topic: str, partition: int, offset: int) -> Rejectio
     return Rejection(
         "bad_value", None, f"message: could not be validated ({type(exc).__name__}: {exc})"
     )
+
+
+def _kafka_error(msg: KafkaMessage, error: Any, found: list[str]) -> int:
+    """1 for a Kafka error in place of a message (described in ``found``, logged), 0 for
+    a partition-EOF notice, which carries no data."""
+    if _code(error) == _PARTITION_EOF:
+        return 0
+    where = f"{msg.topic()}/{msg.partition()}/{msg.offset()}"
+    found.append(f"{where}: {error}")
+    log.warning("Kafka error instead of a message at %s: %s", where, error)
+    return 1
 
 
 def _code(error: Any) -> Any:
