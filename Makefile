@@ -13,7 +13,7 @@ KAFKA_LOCAL := $(PY) deploy/kafka/kafka_local.py
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install build kafka-fetch kafka-up kafka-down kafka-status test test-unit test-pure demo bench \
+.PHONY: help install build kafka-fetch kafka-up kafka-down kafka-status kafka-reset test test-unit test-pure demo bench \
         test-integration lint format typecheck clean distclean
 
 help: ## List the targets with one line each
@@ -51,6 +51,9 @@ kafka-down: ## Stop the local Kafka broker
 
 kafka-status: $(STAMP) ## Say whether the local broker runs and answers
 	@$(KAFKA_LOCAL) status
+
+kafka-reset: $(STAMP) ## Stop the local Kafka broker and delete its data (every topic)
+	@$(KAFKA_LOCAL) reset
 
 test: install ## Install, then run every test (starts the local broker when none is given)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ Usage (with the project's Python, which has confluent-kafka)::
     python deploy/kafka/kafka_local.py up       # fetch if needed, format, start, wait ready
     python deploy/kafka/kafka_local.py status
     python deploy/kafka/kafka_local.py down
+    python deploy/kafka/kafka_local.py reset    # down, then delete its data (every topic)
 
 The port is 9092 (controller 9093) unless ``SCRAPEWATCH_LOCAL_KAFKA_PORT`` says otherwise;
 each port has its own data, pid file and log under ``.cache/kafka/broker-<port>/``.
@@ -312,7 +313,8 @@ def up(broker: Broker, timeout: float = READY_TIMEOUT_S) -> None:
             broker.stop(timeout=10.0)
             raise LauncherError(
                 f"no metadata answer from {broker.bootstrap} within {timeout:.0f} s; "
-                f"broker stopped.\n--- {broker.log_file}\n{_tail(broker.log_file)}"
+                f"broker stopped.\n--- {broker.log_file}\n{_tail(broker.log_file)}\n"
+                f"{_data_hint(broker)}"
             )
         if now >= next_report:
             _say(f"waiting for the broker to answer metadata ... {now - started:.0f} s")
@@ -320,6 +322,27 @@ def up(broker: Broker, timeout: float = READY_TIMEOUT_S) -> None:
         time.sleep(0.25)
     elapsed = time.monotonic() - started
     _say(f"ready at {broker.bootstrap} (pid {pid}) in {elapsed:.1f} s")
+
+
+def _data_hint(broker: Broker) -> str:
+    """What the data directory holds, and how to start empty (a broker loads every
+    partition it holds before it answers: thousands of leftover topics take minutes)."""
+    partitions = sum(1 for p in broker.data_dir.iterdir() if p.is_dir()) if broker.data_dir.is_dir() else 0
+    return (
+        f"{broker.data_dir} holds {partitions} partition directories; wait longer with "
+        f"--timeout, or start from empty storage with `{Path(sys.argv[0]).name} reset` "
+        f"(deletes every topic of this local broker)"
+    )
+
+
+def reset(broker: Broker) -> None:
+    """Stop the broker and delete its storage: the next ``up`` formats it anew."""
+    down(broker)
+    if broker.data_dir.exists():
+        shutil.rmtree(broker.data_dir)
+        _say(f"deleted {broker.data_dir}; the next `up` starts with no topics")
+    else:
+        _say(f"{broker.data_dir} does not exist; nothing to delete")
 
 
 def down(broker: Broker) -> None:
@@ -372,7 +395,7 @@ def _port_from_env() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["fetch", "up", "down", "status"])
+    parser.add_argument("command", choices=["fetch", "up", "down", "status", "reset"])
     parser.add_argument("--timeout", type=float, default=READY_TIMEOUT_S, help="up: wait (s)")
     args = parser.parse_args(argv)
     try:
@@ -385,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
                     _say(f"Apache Kafka {KAFKA_VERSION} jars already cached in {LIBS}")
             elif args.command == "up":
                 up(broker, timeout=args.timeout)
+            elif args.command == "reset":
+                reset(broker)
             else:
                 down(broker)
         return 0

@@ -55,7 +55,7 @@ def own_broker_port() -> Iterator[int]:
     (home.parent / f"broker-{port}.lock").unlink(missing_ok=True)
 
 
-def test_up_twice_status_roundtrip_and_down(own_broker_port: int) -> None:
+def test_up_twice_status_roundtrip_down_and_reset(own_broker_port: int) -> None:
     port = own_broker_port
     home = REPO / ".cache" / "kafka" / f"broker-{port}"
 
@@ -97,6 +97,16 @@ def test_up_twice_status_roundtrip_and_down(own_broker_port: int) -> None:
     after = _launch("status", port)
     assert after.returncode == 1
     assert "not running" in after.stdout
+
+    # reset: the topic's data goes with the storage, and a second reset has nothing left
+    assert any(p.name.startswith("launcher-roundtrip") for p in (home / "data").iterdir())
+    reset = _launch("reset", port)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert f"deleted {home / 'data'}" in reset.stdout
+    assert not (home / "data").exists()
+    again = _launch("reset", port)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to delete" in again.stdout
 
 
 def test_session_broker_round_trip(
