@@ -327,7 +327,8 @@ def up(broker: Broker, timeout: float = READY_TIMEOUT_S) -> None:
 def _data_hint(broker: Broker) -> str:
     """What the data directory holds, and how to start empty (a broker loads every
     partition it holds before it answers: thousands of leftover topics take minutes)."""
-    partitions = sum(1 for p in broker.data_dir.iterdir() if p.is_dir()) if broker.data_dir.is_dir() else 0
+    data = broker.data_dir
+    partitions = sum(1 for p in data.iterdir() if p.is_dir()) if data.is_dir() else 0
     return (
         f"{broker.data_dir} holds {partitions} partition directories; wait longer with "
         f"--timeout, or start from empty storage with `{Path(sys.argv[0]).name} reset` "
