@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Mapping
-from math import isnan, sqrt
+from math import sqrt
 from typing import Any
 
 from detectors.base import STATE_VERSION, Features, check_state_version
@@ -42,10 +42,72 @@ def _spec(features: Mapping[str, tuple[bool, float]]) -> tuple[tuple[str, bool, 
     return tuple((name, log, floor) for name, (log, floor) in features.items())
 
 
-def _transform(raw: float, log: bool) -> float:
-    if log:
-        return math.log1p(min(max(raw, 0.0), _MAX_COUNT))
-    return min(max(raw, 0.0), 1.0)
+def _learn_stats(
+    stats: array[float],
+    spec: tuple[tuple[str, bool, float], ...],
+    x: Features,
+    alpha: float,
+    clip: float,
+) -> None:
+    """``SelfBaseline.learn_one``'s update of ``stats`` (flat, C doubles in the compiled build:
+    ``_transform`` inlined, ``max``/``min`` as comparisons that keep their tie rule)."""
+    get = x.get
+    i = 0
+    for name, log, floor in spec:
+        raw = get(name)
+        if raw is not None:
+            r = float(raw)
+            if -_HUGE < r < _HUGE:  # also skips NaN
+                c = 0.0 if r < 0.0 else r  # max(raw, 0.0)
+                if log:
+                    v = math.log1p(_MAX_COUNT if c > _MAX_COUNT else c)
+                else:
+                    v = 1.0 if c > 1.0 else c
+                mean = stats[i]
+                if mean != mean:  # noqa: PLR0124  (NaN, without a call): first observation
+                    stats[i] = v
+                else:
+                    var = stats[i + 1]
+                    sd = sqrt(var)
+                    bound = clip * (floor if floor > sd else sd)
+                    d = v - mean
+                    d = -bound if d < -bound else (bound if d > bound else d)
+                    stats[i] = mean + alpha * d
+                    stats[i + 1] = (1.0 - alpha) * (var + alpha * d * d)
+        i += 2
+
+
+def _score_stats(
+    stats: array[float],
+    spec: tuple[tuple[str, bool, float], ...],
+    x: Features,
+    weight: float,
+    cap: float,
+) -> float:
+    """``SelfBaseline.score_one``'s largest positive z (flat, as ``_learn_stats``)."""
+    get = x.get
+    best = 0.0
+    i = 0
+    for name, log, floor in spec:
+        raw = get(name)
+        mean = stats[i]
+        if raw is not None and mean == mean:  # noqa: PLR0124  (a value, and a mean: not NaN)
+            r = float(raw)
+            if -_HUGE < r < _HUGE:
+                c = 0.0 if r < 0.0 else r
+                if log:
+                    v = math.log1p(_MAX_COUNT if c > _MAX_COUNT else c)
+                else:
+                    v = 1.0 if c > 1.0 else c
+                if v > mean:
+                    if not log:
+                        v = mean + weight * (v - mean)
+                    sd = sqrt(stats[i + 1])
+                    z = (v - mean) / (floor if floor > sd else sd)
+                    if z > best:  # noqa: PLR1730  (a C comparison; max() is a call)
+                        best = z
+        i += 2
+    return cap if best > cap else best
 
 
 class SelfBaseline:
@@ -109,47 +171,18 @@ class SelfBaseline:
 
     def learn_one(self, x: Features) -> None:
         """Fold one window judged normal into the running means and variances."""
-        stats, alpha, clip, get = self._stats, self.alpha, self.clip, x.get
-        i = 0
-        for name, log, floor in _spec(self.features):
-            raw = get(name)
-            if raw is not None and -_HUGE < raw < _HUGE:  # also skips NaN
-                v = _transform(raw, log)
-                mean = stats[i]
-                if isnan(mean):  # first observation
-                    stats[i] = v
-                else:
-                    var = stats[i + 1]
-                    bound = clip * max(sqrt(var), floor)
-                    d = v - mean
-                    d = -bound if d < -bound else (bound if d > bound else d)
-                    stats[i] = mean + alpha * d
-                    stats[i + 1] = (1.0 - alpha) * (var + alpha * d * d)
-            i += 2
+        _learn_stats(self._stats, _spec(self.features), x, self.alpha, self.clip)
         self.n += 1
 
     def score_one(self, x: Features) -> float:
         """Largest positive z-score of ``x`` against this entity's history (0.0 warming up)."""
         if self.n < self.warmup:
             return 0.0
-        stats, best, get = self._stats, 0.0, x.get
-        n = get("requests")
+        n = x.get("requests")
         n = None if n is None or not -_HUGE < n < _HUGE else max(n, 0.0)
         prior = self.prior_requests
         weight = 1.0 if n is None or n + prior <= 0.0 else n / (n + prior)
-        i = 0
-        for name, log, floor in _spec(self.features):
-            raw = get(name)
-            mean = stats[i]
-            if raw is not None and -_HUGE < raw < _HUGE and not isnan(mean):
-                v = _transform(raw, log)
-                if v > mean:
-                    if not log:
-                        v = mean + weight * (v - mean)
-                    z = (v - mean) / max(sqrt(stats[i + 1]), floor)
-                    best = max(best, z)
-            i += 2
-        return min(best, self.cap)
+        return _score_stats(self._stats, _spec(self.features), x, weight, self.cap)
 
     def baselines(self) -> dict[str, float]:
         """Typical value per feature, in the feature's own units (for reasons)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from river import stats
 
@@ -20,6 +21,7 @@ __all__ = ["DEFAULT_POPULATION_FLOORS", "MAX_VALUE", "PopulationModel", "derived
 
 #: Derived values are clamped to [0, MAX_VALUE] so garbage input cannot overflow a quantile.
 MAX_VALUE = 1e12
+_MAX = MAX_VALUE  # the same, a C double in the compiled build
 
 #: Derived quantity -> smallest p99 used when scoring (a population where 99% of windows
 #: touch no profile must not make 3 profile views an anomaly).
@@ -33,7 +35,7 @@ DEFAULT_POPULATION_FLOORS: Mapping[str, float] = {
 }
 
 
-def derived_features(x: Features) -> dict[str, float]:  # noqa: PLR0912  (flat: hot path)
+def derived_features(x: Features) -> dict[str, float]:  # noqa: PLR0912, PLR0915  (flat: hot path)
     """The quantities the population is compared on, from one account window.
 
     Plain volume never counts by itself: ``distinct_resources`` and ``requests`` only count
@@ -43,50 +45,123 @@ def derived_features(x: Features) -> dict[str, float]:  # noqa: PLR0912  (flat: 
     >>> derived_features({"requests": 60.0, "sensitive_share": 0.5, "sequential_walk": 1.0})
     {'sensitive_requests': 30.0, 'walked_resources': 0.0, 'machine_requests': 60.0}
     """
-    # flat for speed (once per account window): _unit and _clamp inlined, each value
-    # checked and clamped to [0, MAX_VALUE] as it is made
-    get, finite = x.get, math.isfinite
-    requests = get("requests")
-    walk = get("sequential_walk")
-    if walk is not None:
-        if not finite(walk):
-            walk = None
-        elif not 0.0 <= walk <= 1.0:
-            walk = 0.0 if walk < 0.0 else 1.0
-    cv = get("interarrival_cv")
-    if cv is None or not finite(cv):
-        regular = 0.0
-    else:
-        regular = 1.0 - cv
-        regular = regular if 0.0 <= regular <= 1.0 else 0.0 if regular < 0.0 else 1.0
-    machine = max(walk or 0.0, regular)
+    # flat for speed (once per account window): each value read as a float (C doubles in
+    # the compiled build, population.pxd), checked finite (``v - v == 0.0``: false for an
+    # infinity and for NaN) and clamped to [0, MAX_VALUE] as it is made
+    get = x.get
+    raw = get("requests")
+    has_requests = raw is not None
+    requests = float(raw) if raw is not None else 0.0
+    raw = get("sequential_walk")
+    has_walk = False
+    walk = 0.0
+    if raw is not None:
+        walk = float(raw)
+        if walk - walk == 0.0:
+            has_walk = True
+            if not 0.0 <= walk <= 1.0:
+                walk = 0.0 if walk < 0.0 else 1.0
+        else:
+            walk = 0.0
+    raw = get("interarrival_cv")
+    has_cv = raw is not None
+    regular = 0.0
+    if raw is not None:
+        cv = float(raw)
+        if cv - cv == 0.0:
+            regular = 1.0 - cv
+            regular = regular if 0.0 <= regular <= 1.0 else 0.0 if regular < 0.0 else 1.0
+    # max(walk or 0.0, regular): the first unless the second is larger
+    machine = walk if has_walk and walk != 0.0 else 0.0
+    if regular > machine:  # noqa: PLR1730  (a C comparison; max() is a call)
+        machine = regular
     out: dict[str, float] = {}
-    v = get("distinct_sensitive")
-    if v is not None and finite(v):
-        out["distinct_sensitive"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-    share = get("sensitive_share")
-    if requests is not None and share is not None and finite(share):
-        share = share if 0.0 <= share <= 1.0 else 0.0 if share < 0.0 else 1.0
-        v = requests * share
-        if finite(v):
-            out["sensitive_requests"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-    resources = get("distinct_resources")
-    if walk is not None:
-        v = (resources or 0.0) * walk
-        if finite(v):
-            out["walked_resources"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-    v = get("auth_failures")
-    if v is not None and finite(v):
-        out["auth_failures"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-    if resources is not None:
+    raw = get("distinct_sensitive")
+    if raw is not None:
+        v = float(raw)
+        if v - v == 0.0:
+            out["distinct_sensitive"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
+    raw = get("sensitive_share")
+    if has_requests and raw is not None:
+        share = float(raw)
+        if share - share == 0.0:
+            share = share if 0.0 <= share <= 1.0 else 0.0 if share < 0.0 else 1.0
+            v = requests * share
+            if v - v == 0.0:
+                out["sensitive_requests"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
+    raw = get("distinct_resources")
+    has_resources = raw is not None
+    resources = float(raw) if raw is not None else 0.0
+    if has_walk:
+        v = (resources if resources != 0.0 else 0.0) * walk  # (resources or 0.0) * walk
+        if v - v == 0.0:
+            out["walked_resources"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
+    raw = get("auth_failures")
+    if raw is not None:
+        v = float(raw)
+        if v - v == 0.0:
+            out["auth_failures"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
+    if has_resources:
         v = resources * machine
-        if finite(v):
-            out["machine_resources"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
-    if requests is not None and (walk is not None or cv is not None):
+        if v - v == 0.0:
+            out["machine_resources"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
+    if has_requests and (has_walk or has_cv):
         v = requests * machine
-        if finite(v):
-            out["machine_requests"] = (v if v <= MAX_VALUE else MAX_VALUE) if v >= 0.0 else 0.0
+        if v - v == 0.0:
+            out["machine_requests"] = (v if v <= _MAX else _MAX) if v >= 0.0 else 0.0
     return out
+
+
+def _exceeds(refs: dict[str, float], derived: dict[str, float]) -> bool:
+    """Whether any derived quantity is above its reference (most windows: none is)."""
+    for name, value in derived.items():
+        ref = refs.get(name)
+        if ref is not None:
+            r = ref
+            if value > r:
+                return True
+    return False
+
+
+def _excesses(
+    refs: dict[str, float], weights: dict[str, float], derived: dict[str, float]
+) -> dict[str, float]:
+    """Weighted doublings above the reference, per quantity that exceeds it."""
+    out: dict[str, float] = {}
+    for name, value in derived.items():
+        ref = refs.get(name)
+        if ref is not None:
+            r = ref
+            if value > r:
+                w = weights.get(name, 1.0)
+                excess = w * math.log2((1.0 + value) / (1.0 + r))
+                if excess > 0.0:
+                    out[name] = excess
+    return out
+
+
+def _references(model: PopulationModel) -> dict[str, float]:
+    """``model``'s floored quantiles, refreshed every ``_REFRESH`` learned windows (a plain
+    function: the compiled build calls it in C, where a method call costs a lookup)."""
+    state = model.__dict__
+    refs: dict[str, float] | None = state.get("_refs")
+    n = model.n
+    if refs is None or n - state.get("_refs_at", 0) >= _REFRESH:
+        refs = model.baselines()
+        state["_refs"], state["_refs_at"] = refs, n
+    return refs
+
+
+def _learn(updaters: dict[str, Any], derived: dict[str, float], model: PopulationModel) -> None:
+    """Feed each tracked derived quantity to its two estimators (see ``_bind``)."""
+    for name, value in derived.items():
+        pair = updaters.get(name)
+        if pair is None:
+            pair = model._bind(name)
+            if pair is None:  # not a tracked quantity
+                continue
+        pair[0](value)
+        pair[1](value)
 
 
 #: Learned windows between refreshes of the cached references (quantiles move slowly).
@@ -178,14 +253,7 @@ class PopulationModel(VersionedState):
             updaters = self._updaters
         except AttributeError:
             updaters = self._updaters = {}  # after unpickling: bound again on first use
-        for name, value in derived.items():
-            pair = updaters.get(name)
-            if pair is None:
-                pair = self._bind(name)
-                if pair is None:  # not a tracked quantity
-                    continue
-            pair[0](value)
-            pair[1](value)
+        _learn(updaters, derived if type(derived) is dict else dict(derived), self)
         self.n += 1
 
     def _bind(self, name: str) -> tuple[Callable[[float], None], Callable[[float], None]] | None:
@@ -210,23 +278,13 @@ class PopulationModel(VersionedState):
         out: dict[str, float] = {}
         if self.n < self.warmup:
             return out
-        refs = self._references()
-        weights = self.weights
-        for name, value in derived.items():
-            ref = refs.get(name)
-            if ref is not None and value > ref:
-                excess = weights.get(name, 1.0) * math.log2((1.0 + value) / (1.0 + ref))
-                if excess > 0.0:
-                    out[name] = excess
-        return out
+        return _excesses(
+            _references(self), self.weights, derived if type(derived) is dict else dict(derived)
+        )
 
     def _references(self) -> dict[str, float]:
         """Floored quantiles, refreshed every ``_REFRESH`` learned windows (hot path)."""
-        refs: dict[str, float] | None = self.__dict__.get("_refs")
-        if refs is None or self.n - self.__dict__.get("_refs_at", 0) >= _REFRESH:
-            refs = self.baselines()
-            self._refs, self._refs_at = refs, self.n
-        return refs
+        return _references(self)
 
     def score_one(self, x: Features) -> float:
         """Largest excess over the population p99 plus a share of the second largest."""
@@ -236,14 +294,12 @@ class PopulationModel(VersionedState):
         """``score_one`` of an already derived window (0.0 at once when nothing exceeds)."""
         if self.n < self.warmup:
             return 0.0
-        refs = self._references()
-        for name, value in derived.items():
-            ref = refs.get(name)
-            if ref is not None and value > ref:
-                break
-        else:
+        if type(derived) is not dict:
+            derived = dict(derived)
+        refs = _references(self)
+        if not _exceeds(refs, derived):
             return 0.0  # the common case: every quantity at or below its reference
-        top = sorted(self.excesses_derived(derived).values(), reverse=True)
+        top = sorted(_excesses(refs, self.weights, derived).values(), reverse=True)
         if not top:
             return 0.0
         second = top[1] if len(top) > 1 else 0.0
