@@ -255,7 +255,12 @@ class EndpointWindow:
         """This window as a partial record for cross-partition combination."""
         # most requests first, then by name: plain tuples compare in C, no key function;
         # nsmallest is sorted(...)[:top_k] without sorting a busy endpoint's every account
-        top = [(e, -c) for c, e in _nsmallest(top_k, [(-c, e) for e, c in self.accounts.items()])]
+        ranked = [(-c, e) for e, c in self.accounts.items()]
+        if len(ranked) <= top_k:  # what nsmallest itself returns then, without its Python
+            ranked.sort()
+        else:
+            ranked = _nsmallest(top_k, ranked)
+        top = [(e, -c) for c, e in ranked]
         ids = sorted(self.resources)  # insertion order moves an HLL estimate: keep it fixed
         if ids:
             sketch = hll_sketch(lg_k, tgt_hll_type.HLL_4)

@@ -4,7 +4,10 @@
    partitions, then one *closing* event per partition far enough ahead in event time that
    every window of the N events closes by watermark;
 2. **raw**: a confluent-kafka consumer doing ``consume(1000)`` + orjson decode over that
-   topic: the practical limit of Python on this machine;
+   topic: the practical limit of Python on this machine. One pass before the pipeline
+   runs and one after each; a run's ratio is to the mean of the passes just before and
+   after it (a shared host's speed drifts within the minute: bracketing moves both sides
+   of the ratio alike);
 3. **pipeline**: ``scrapewatch worker`` processes (1, and optionally more) until every event
    is processed and every window of them closed and scored;
 4. **latency** (``stream.benchlatency``) and **memory** (``stream.benchmemory``) are the
@@ -313,6 +316,14 @@ def _raw(settings: Settings, topic: str, total: int) -> tuple[float, int]:
     return time.perf_counter() - (started or time.perf_counter()), n
 
 
+def _raw_pass(settings: Settings, total: int, echo: Echo) -> dict[str, Any]:
+    """One raw pass over the topic (a fresh consumer group: from the first message)."""
+    seconds, n = _raw(settings, settings.topic_requests, total)
+    rate = n / seconds if seconds else 0.0
+    echo(f"bench: raw consume + orjson: {n:,} in {seconds:.2f} s = {rate:,.0f} events/s")
+    return {"seconds": seconds, "events": n, "events_per_second": rate}
+
+
 def _groups_stable(admin: AdminClient, groups: dict[str, str], members: int) -> bool:
     """Whether every consumer group (id -> its input topic) is ``Stable`` with ``members``
     members, each assigned partitions of that topic."""
@@ -423,26 +434,36 @@ def _throughput(  # noqa: PLR0917  (private: one call site)
     total = stats.sent + partitions
     echo(f"bench: produced {total:,} messages in {time.perf_counter() - t0:.1f} s")
 
-    raw_s, raw_n = _raw(settings, settings.topic_requests, total)
-    raw_rate = raw_n / raw_s if raw_s else 0.0
-    echo(f"bench: raw consume + orjson: {raw_n:,} in {raw_s:.2f} s = {raw_rate:,.0f} events/s")
+    # raw consumption before the pipeline runs and again after each: a pipeline run is
+    # compared with the mean of the two raw passes around it, so a host that speeds up or
+    # slows down within the minute moves both sides of the ratio alike
+    passes = [_raw_pass(settings, total, echo)]
     runs = []
     for w in workers:
         result = _pipeline(settings, w, total, echo)
-        runs.append(result)
         steady = result["steady_events_per_second"]
         echo(
             f"bench: pipeline with {w} worker(s): {result['events']:,.0f} in "
             f"{result['seconds']:.2f} s = {result['events_per_second']:,.0f} events/s"
             + (f"; steady {steady:,.0f} events/s" if steady else "")
         )
-    one = runs[0]["events_per_second"] if runs else 0.0
+        passes.append(_raw_pass(settings, total, echo))
+        around = (passes[-2]["events_per_second"] + passes[-1]["events_per_second"]) / 2
+        result["raw_events_per_second_around"] = around
+        result["ratio_to_raw"] = result["events_per_second"] / around if around else 0.0
+        runs.append(result)
+    raw_s = sum(p["seconds"] for p in passes)
+    raw_n = sum(p["events"] for p in passes)
     report: dict[str, Any] = {
         "events": total,
         "partitions": partitions,
-        "raw": {"seconds": raw_s, "events_per_second": raw_rate},
+        "raw": {
+            "seconds": raw_s / len(passes),
+            "events_per_second": raw_n / raw_s if raw_s else 0.0,
+            "passes": passes,
+        },
         "pipeline": runs,
-        "ratio_pipeline_to_raw": one / raw_rate if raw_rate else 0.0,
+        "ratio_pipeline_to_raw": runs[0]["ratio_to_raw"] if runs else 0.0,
         "machine": machine(),
     }
     base_steady = runs[0]["steady_events_per_second"] if runs else None
@@ -456,12 +477,13 @@ def _throughput(  # noqa: PLR0917  (private: one call site)
 
 def table(report: dict[str, Any]) -> list[str]:
     """The report of :func:`run_bench` as table lines."""
-    raw_rate = report["raw"]["events_per_second"]
+    raw = report["raw"]
+    rates = " / ".join(f"{p['events_per_second']:,.0f}" for p in raw.get("passes", []))
     lines = [
         f"{'run':<22}{'events/s':>12}{'seconds':>10}{'steady ev/s':>13}"
         f"{'peak RSS MiB':>14}{'vs raw':>9}{'ev/CPU-s':>10}{'busy cores':>12}",
-        f"{'raw consume+decode':<22}{raw_rate:>12,.0f}{report['raw']['seconds']:>10.2f}"
-        f"{'':>13}{'':>14}{1.0:>9.2f}",
+        f"{'raw consume+decode':<22}{raw['events_per_second']:>12,.0f}{raw['seconds']:>10.2f}"
+        f"{'':>13}{'':>14}{1.0:>9.2f}" + (f"   passes: {rates}" if rates else ""),
     ]
     for r in report["pipeline"]:
         steady = r["steady_events_per_second"]
@@ -470,10 +492,12 @@ def table(report: dict[str, Any]) -> list[str]:
             f"{r['events_per_second']:>12,.0f}{r['seconds']:>10.2f}"
             f"{f'{steady:,.0f}' if steady else '-':>13}"
             f"{r['peak_rss_bytes'] / 2**20:>14.0f}"
-            f"{r['events_per_second'] / raw_rate if raw_rate else 0:>9.2f}"
+            f"{r['ratio_to_raw']:>9.2f}"
             f"{r['events_per_worker_cpu_second'] or 0:>10,.0f}"
             f"{r['machine_busy_cores'] or 0:>12.2f}"
         )
+    if rates:
+        lines.append("vs raw: each run against the mean of the raw passes just before and after it")
     for name, x in report.get("speedup", {}).items():
         lines.append(f"speed-up {name.replace('_', ' ')} vs 1 (steady rates): {x:.2f}x")
     return lines

@@ -14,6 +14,10 @@ def test_bench_runs_end_to_end_and_reports(settings_factory):
     )
     assert report["events"] == 3000 + 2  # the events plus one closing event per partition
     assert report["raw"]["events_per_second"] > 0
+    # one raw pass before the pipeline runs and one after each of them
+    passes = report["raw"]["passes"]
+    assert len(passes) == 3
+    assert all(p["events"] == report["events"] and p["events_per_second"] > 0 for p in passes)
     one, two = report["pipeline"]
     assert (one["workers"], two["workers"]) == (1, 2)
     for run in (one, two):
@@ -23,9 +27,13 @@ def test_bench_runs_end_to_end_and_reports(settings_factory):
         assert run["peak_rss_bytes"] > 0
         assert run["worker_cpu_seconds"] > 0 and run["events_per_worker_cpu_second"] > 0
         assert run["machine_busy_cores"] > 0
+        assert run["raw_events_per_second_around"] > 0 and run["ratio_to_raw"] > 0
         # tiny runs may finish before the steady point: the fields exist all the same
         assert {"steady_seconds", "steady_events_per_second", "rebalanced_after_steady"} <= set(run)
-    assert report["ratio_pipeline_to_raw"] > 0
+    assert report["ratio_pipeline_to_raw"] == one["ratio_to_raw"]
+    assert one["ratio_to_raw"] == one["events_per_second"] / (
+        (passes[0]["events_per_second"] + passes[1]["events_per_second"]) / 2
+    )
     assert report["machine"]["kafka"] == "4.4.0"
     assert report["machine"]["cores"] >= 1
     assert any(line.startswith("pipeline 2 worker(s)") for line in table(report))
