@@ -318,10 +318,21 @@ def _raw(settings: Settings, topic: str, total: int) -> tuple[float, int]:
 
 def _raw_pass(settings: Settings, total: int, echo: Echo) -> dict[str, Any]:
     """One raw pass over the topic (a fresh consumer group: from the first message)."""
+    cpu = time.process_time()  # this process: the Python loop and librdkafka's threads
     seconds, n = _raw(settings, settings.topic_requests, total)
+    cpu = time.process_time() - cpu
     rate = n / seconds if seconds else 0.0
-    echo(f"bench: raw consume + orjson: {n:,} in {seconds:.2f} s = {rate:,.0f} events/s")
-    return {"seconds": seconds, "events": n, "events_per_second": rate}
+    echo(
+        f"bench: raw consume + orjson: {n:,} in {seconds:.2f} s = {rate:,.0f} events/s"
+        f" ({n / cpu if cpu else 0.0:,.0f} per CPU second)"
+    )
+    return {
+        "seconds": seconds,
+        "events": n,
+        "events_per_second": rate,
+        "cpu_seconds": cpu,
+        "events_per_cpu_second": n / cpu if cpu else 0.0,
+    }
 
 
 def _groups_stable(admin: AdminClient, groups: dict[str, str], members: int) -> bool:
@@ -454,16 +465,25 @@ def _throughput(  # noqa: PLR0917  (private: one call site)
         runs.append(result)
     raw_s = sum(p["seconds"] for p in passes)
     raw_n = sum(p["events"] for p in passes)
+    raw_cpu = sum(p["cpu_seconds"] for p in passes)
     report: dict[str, Any] = {
         "events": total,
         "partitions": partitions,
         "raw": {
             "seconds": raw_s / len(passes),
             "events_per_second": raw_n / raw_s if raw_s else 0.0,
+            "events_per_cpu_second": raw_n / raw_cpu if raw_cpu else 0.0,
             "passes": passes,
         },
         "pipeline": runs,
         "ratio_pipeline_to_raw": runs[0]["ratio_to_raw"] if runs else 0.0,
+        # the same comparison in CPU time: one worker's events per CPU second (all its
+        # threads) against the raw consumer's
+        "cpu_ratio_pipeline_to_raw": (
+            (runs[0]["events_per_worker_cpu_second"] or 0.0) * raw_cpu / raw_n
+            if runs and raw_n
+            else 0.0
+        ),
         "machine": machine(),
     }
     base_steady = runs[0]["steady_events_per_second"] if runs else None
@@ -483,7 +503,8 @@ def table(report: dict[str, Any]) -> list[str]:
         f"{'run':<22}{'events/s':>12}{'seconds':>10}{'steady ev/s':>13}"
         f"{'peak RSS MiB':>14}{'vs raw':>9}{'ev/CPU-s':>10}{'busy cores':>12}",
         f"{'raw consume+decode':<22}{raw['events_per_second']:>12,.0f}{raw['seconds']:>10.2f}"
-        f"{'':>13}{'':>14}{1.0:>9.2f}" + (f"   passes: {rates}" if rates else ""),
+        f"{'':>13}{'':>14}{1.0:>9.2f}{raw.get('events_per_cpu_second', 0):>10,.0f}"
+        + (f"   passes: {rates}" if rates else ""),
     ]
     for r in report["pipeline"]:
         steady = r["steady_events_per_second"]
@@ -498,6 +519,12 @@ def table(report: dict[str, Any]) -> list[str]:
         )
     if rates:
         lines.append("vs raw: each run against the mean of the raw passes just before and after it")
+    if raw.get("events_per_cpu_second") and report["pipeline"]:
+        one = report["pipeline"][0]["events_per_worker_cpu_second"] or 0.0
+        lines.append(
+            f"CPU cost: one worker {one / raw['events_per_cpu_second']:.2f} of raw's events per"
+            " CPU second (steadier than the wall-clock ratio on a shared host)"
+        )
     for name, x in report.get("speedup", {}).items():
         lines.append(f"speed-up {name.replace('_', ' ')} vs 1 (steady rates): {x:.2f}x")
     return lines

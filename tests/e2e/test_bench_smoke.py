@@ -18,6 +18,7 @@ def test_bench_runs_end_to_end_and_reports(settings_factory):
     passes = report["raw"]["passes"]
     assert len(passes) == 3
     assert all(p["events"] == report["events"] and p["events_per_second"] > 0 for p in passes)
+    assert all(p["cpu_seconds"] > 0 for p in passes) and report["cpu_ratio_pipeline_to_raw"] > 0
     one, two = report["pipeline"]
     assert (one["workers"], two["workers"]) == (1, 2)
     for run in (one, two):
@@ -36,7 +37,9 @@ def test_bench_runs_end_to_end_and_reports(settings_factory):
     )
     assert report["machine"]["kafka"] == "4.4.0"
     assert report["machine"]["cores"] >= 1
-    assert any(line.startswith("pipeline 2 worker(s)") for line in table(report))
+    lines = table(report)
+    assert any(line.startswith("pipeline 2 worker(s)") for line in lines)
+    assert any(line.startswith("CPU cost: one worker") for line in lines)
 
 
 def test_bench_latency_of_an_injected_burst_scraper(settings_factory):
