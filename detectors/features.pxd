@@ -31,7 +31,8 @@ cdef class EndpointWindow:
     cpdef add(self, str entity, tuple ids)
 
 
-@cython.locals(n=Py_ssize_t, i=Py_ssize_t, total=double, mean=double, var=double, g=double)
+@cython.locals(ts=list, n=Py_ssize_t, i=Py_ssize_t, total=double, mean=double, var=double,
+               g=double, prev=double, t=double)
 cpdef object interarrival_cv(list times)
 
 @cython.locals(nums=list, n=Py_ssize_t, k=Py_ssize_t, close=Py_ssize_t)

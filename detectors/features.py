@@ -101,16 +101,23 @@ def interarrival_cv(times: list[float]) -> float | None:
     n = len(ts) - 1
     # plain loops, no closure, so that Cython compiles them to C arithmetic (features.pxd);
     # the same additions in the same order as sum() over the gaps, so the same floats
+    # (each time read once into a float: C doubles, not Python float subtractions)
     total = 0.0
-    for i in range(n):
-        total += ts[i + 1] - ts[i]
+    prev = float(ts[0])
+    for i in range(1, n + 1):
+        t = float(ts[i])
+        total += t - prev
+        prev = t
     mean = total / n
     if mean <= 0.0:
         return 0.0
     var = 0.0
-    for i in range(n):
-        g = ts[i + 1] - ts[i] - mean
+    prev = float(ts[0])
+    for i in range(1, n + 1):
+        t = float(ts[i])
+        g = t - prev - mean
         var += g * g
+        prev = t
     return math.sqrt(var / n) / mean
 
 
