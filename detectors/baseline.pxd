@@ -6,10 +6,13 @@ import cython
 cdef double _MAX_COUNT
 cdef double _HUGE
 
-@cython.locals(i=Py_ssize_t, log=bint, floor=double, r=double, c=double, v=double,
+@cython.locals(c=double)
+cdef inline double _transform(double raw, bint log)
+
+@cython.locals(i=Py_ssize_t, log=bint, floor=double, r=double, v=double,
                mean=double, var=double, sd=double, bound=double, d=double)
 cpdef _learn_stats(double[:] stats, tuple spec, object x, double alpha, double clip)
 
-@cython.locals(i=Py_ssize_t, log=bint, floor=double, r=double, c=double, v=double,
+@cython.locals(i=Py_ssize_t, log=bint, floor=double, r=double, v=double,
                mean=double, sd=double, z=double, best=double)
 cpdef double _score_stats(double[:] stats, tuple spec, object x, double weight, double cap)

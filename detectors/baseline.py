@@ -42,6 +42,15 @@ def _spec(features: Mapping[str, tuple[bool, float]]) -> tuple[tuple[str, bool, 
     return tuple((name, log, floor) for name, (log, floor) in features.items())
 
 
+def _transform(raw: float, log: bool) -> float:
+    """A feature value in the baseline's units: ``log1p`` of a count, a ratio clamped to
+    0..1 (``max``/``min`` as comparisons that keep their tie rule: C in the compiled build)."""
+    c = 0.0 if raw < 0.0 else raw  # max(raw, 0.0)
+    if log:
+        return math.log1p(_MAX_COUNT if c > _MAX_COUNT else c)
+    return 1.0 if c > 1.0 else c
+
+
 def _learn_stats(
     stats: array[float],
     spec: tuple[tuple[str, bool, float], ...],
@@ -49,8 +58,8 @@ def _learn_stats(
     alpha: float,
     clip: float,
 ) -> None:
-    """``SelfBaseline.learn_one``'s update of ``stats`` (flat, C doubles in the compiled build:
-    ``_transform`` inlined, ``max``/``min`` as comparisons that keep their tie rule)."""
+    """``SelfBaseline.learn_one``'s update of ``stats`` (flat, C doubles in the compiled
+    build)."""
     get = x.get
     i = 0
     for name, log, floor in spec:
@@ -58,11 +67,7 @@ def _learn_stats(
         if raw is not None:
             r = float(raw)
             if -_HUGE < r < _HUGE:  # also skips NaN
-                c = 0.0 if r < 0.0 else r  # max(raw, 0.0)
-                if log:
-                    v = math.log1p(_MAX_COUNT if c > _MAX_COUNT else c)
-                else:
-                    v = 1.0 if c > 1.0 else c
+                v = _transform(r, log)
                 mean = stats[i]
                 if mean != mean:  # noqa: PLR0124  (NaN, without a call): first observation
                     stats[i] = v
@@ -94,11 +99,7 @@ def _score_stats(
         if raw is not None and mean == mean:  # noqa: PLR0124  (a value, and a mean: not NaN)
             r = float(raw)
             if -_HUGE < r < _HUGE:
-                c = 0.0 if r < 0.0 else r
-                if log:
-                    v = math.log1p(_MAX_COUNT if c > _MAX_COUNT else c)
-                else:
-                    v = 1.0 if c > 1.0 else c
+                v = _transform(r, log)
                 if v > mean:
                     if not log:
                         v = mean + weight * (v - mean)

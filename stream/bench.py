@@ -498,13 +498,12 @@ def _throughput(  # noqa: PLR0917  (private: one call site)
 def table(report: dict[str, Any]) -> list[str]:
     """The report of :func:`run_bench` as table lines."""
     raw = report["raw"]
-    rates = " / ".join(f"{p['events_per_second']:,.0f}" for p in raw.get("passes", []))
+    rates = " / ".join(f"{p['events_per_second']:,.0f}" for p in raw["passes"])
     lines = [
         f"{'run':<22}{'events/s':>12}{'seconds':>10}{'steady ev/s':>13}"
         f"{'peak RSS MiB':>14}{'vs raw':>9}{'ev/CPU-s':>10}{'busy cores':>12}",
         f"{'raw consume+decode':<22}{raw['events_per_second']:>12,.0f}{raw['seconds']:>10.2f}"
-        f"{'':>13}{'':>14}{1.0:>9.2f}{raw.get('events_per_cpu_second', 0):>10,.0f}"
-        + (f"   passes: {rates}" if rates else ""),
+        f"{'':>13}{'':>14}{1.0:>9.2f}{raw['events_per_cpu_second']:>10,.0f}   passes: {rates}",
     ]
     for r in report["pipeline"]:
         steady = r["steady_events_per_second"]
@@ -517,9 +516,8 @@ def table(report: dict[str, Any]) -> list[str]:
             f"{r['events_per_worker_cpu_second'] or 0:>10,.0f}"
             f"{r['machine_busy_cores'] or 0:>12.2f}"
         )
-    if rates:
-        lines.append("vs raw: each run against the mean of the raw passes just before and after it")
-    if raw.get("events_per_cpu_second") and report["pipeline"]:
+    lines.append("vs raw: each run against the mean of the raw passes just before and after it")
+    if raw["events_per_cpu_second"] and report["pipeline"]:
         one = report["pipeline"][0]["events_per_worker_cpu_second"] or 0.0
         lines.append(
             f"CPU cost: one worker {one / raw['events_per_cpu_second']:.2f} of raw's events per"
